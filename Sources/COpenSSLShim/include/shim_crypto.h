@@ -1,0 +1,28 @@
+#ifndef PORTCULLIS_SHIM_CRYPTO_H
+#define PORTCULLIS_SHIM_CRYPTO_H
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#endif
+#include <openssl/crypto.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/pkcs7.h>
+#include <openssl/pkcs12.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+
+/* BIO_get_mem_data is a macro. */
+long portcullis_BIO_get_mem_data(BIO *bio, char **data);
+/* OPENSSL_free is a macro that passes __FILE__/__LINE__. */
+void portcullis_OPENSSL_free(void *ptr);
+
+/* STACK_OF(X509) */
+STACK_OF(X509) *portcullis_sk_X509_new_null(void);
+int portcullis_sk_X509_num(const STACK_OF(X509) *sk);
+X509 *portcullis_sk_X509_value(const STACK_OF(X509) *sk, int i);
+int portcullis_sk_X509_push(STACK_OF(X509) *sk, X509 *x);
+void portcullis_sk_X509_free(STACK_OF(X509) *sk);
+void portcullis_sk_X509_pop_free(STACK_OF(X509) *sk);
+
+#endif
