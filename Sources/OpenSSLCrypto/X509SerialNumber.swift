@@ -31,7 +31,8 @@ public struct X509SerialNumber: Hashable, Sendable, CustomStringConvertible, Exp
         self.init(bigEndianMagnitude: base.magnitude, negative: value < 0)
     }
 
-    public init(integerLiteral value: UInt64) {
+    /// Literals are `Int`s, so `-5` is representable; larger values come from `init(hex:)` or the magnitude.
+    public init(integerLiteral value: Int) {
         self.init(value)
     }
 
