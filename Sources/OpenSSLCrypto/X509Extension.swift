@@ -18,7 +18,7 @@ public final class X509Extension: @unchecked Sendable, CustomStringConvertible {
     /// `("subjectAltName", critical: false, value: "DNS:example.com, IP:192.0.2.1")`.
     ///
     /// - Parameters:
-    ///   - typeName: the extension's short or long name.
+    ///   - typeName: the extension's short name (`OBJ_sn2nid`), e.g. `subjectAltName`.
     ///   - critical: prepends `critical,` to the value.
     ///   - subject: the certificate the extension is for, needed by `subjectKeyIdentifier=hash`.
     ///   - issuer: the issuing certificate, needed by `authorityKeyIdentifier`.
