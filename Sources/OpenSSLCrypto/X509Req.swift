@@ -18,6 +18,9 @@ public final class X509Req: @unchecked Sendable {
         OpenSSLErrorQueue.clear()
         guard let req = X509_REQ_new() else { throw CryptoError.fromQueue() }
         self.init(owning: req)
+        // A fresh X509_REQ carries an empty version INTEGER (get_version reports -1); pin it to 0 as
+        // pyOpenSSL does.
+        try setVersion(0)
     }
 
     deinit { X509_REQ_free(pointer) }
