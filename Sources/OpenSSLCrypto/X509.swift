@@ -4,6 +4,10 @@ internal import COpenSSLShim
 /// An X.509 certificate (pyOpenSSL's `crypto.X509`). Owns one `X509 *` and frees it in `deinit`.
 ///
 /// Not thread-safe while it is being mutated; a certificate that is only read may be shared.
+///
+/// OpenSSL keeps the signed TBS encoding of a parsed certificate: changes made to a loaded certificate
+/// (setters, name views) show in its getters at once, but in `derBytes()`/`dumpCertificate` only after
+/// `sign(key:digest:)` re-encodes it. pyOpenSSL behaves the same way.
 public final class X509: @unchecked Sendable {
     /// The owned `X509 *`. Package-visible so `OpenSSLSSL` can hand it to libssl.
     package let pointer: OpaquePointer

@@ -3,7 +3,8 @@ internal import COpenSSLShim
 
 /// A PKCS#10 certificate signing request (pyOpenSSL's `crypto.X509Req`). Owns one `X509_REQ *`.
 ///
-/// Not thread-safe while it is being mutated.
+/// Not thread-safe while it is being mutated. As with `X509`, changes to a parsed request reach its encoding
+/// only when it is signed again.
 public final class X509Req: @unchecked Sendable {
     /// The owned `X509_REQ *`.
     package let pointer: OpaquePointer

@@ -220,6 +220,18 @@ import Testing
         #expect(issuer.commonName == "owner gone")
     }
 
+    @Test func changesToALoadedCertificateReachTheEncodingWhenSigned() throws {
+        let issued = try issue(commonName: "before")
+        let cert = try Crypto.loadCertificate(.pem, issued.pem)
+        try cert.getSubject().set("CN", "after")
+        #expect(cert.getSubject().commonName == "after")
+        try cert.sign(key: issued.key, digest: "sha256")
+        let reloaded = try X509(der: cert.derBytes())
+        #expect(reloaded.getSubject().commonName == "after")
+        let printed = try openssl(["x509", "-noout", "-subject"], input: Crypto.dumpCertificate(.pem, cert)).text
+        #expect(printed == "subject=CN = after\n")
+    }
+
     @Test func namesOfACommandLineCertificate() throws {
         let dir = try TemporaryDirectory()
         let (keyPEM, _) = try generateKey()

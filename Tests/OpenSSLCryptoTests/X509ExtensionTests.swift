@@ -48,6 +48,13 @@ import Testing
         }))
     }
 
+    @Test func extensionWithAnOIDOpenSSLDoesNotKnow() throws {
+        let ext = try X509Extension(typeName: "1.2.3.4", critical: false, value: "DER:04:03:61:62:63")
+        #expect(ext.getShortName() == Array("UNDEF".utf8))
+        #expect(ext.getData() == [0x04, 0x03, 0x61, 0x62, 0x63])
+        #expect(ext.description.hasPrefix("0000 - 04 03 61 62 63 "), "unknown extensions are hex-dumped, not an error")
+    }
+
     @Test func dataIsTheDEREncodedValue() throws {
         #expect(try X509Extension(typeName: "basicConstraints", critical: true, value: "CA:true").getData()
             == [0x30, 0x03, 0x01, 0x01, 0xFF])
