@@ -109,6 +109,7 @@ extension Crypto {
         OpenSSLErrorQueue.clear()
         let pass = try PKCS12.cString(passphrase, what: "passphrase")
         let bio = try MemoryBIO(buffer)
+        defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
         guard let p12 = d2i_PKCS12_bio(bio.pointer, nil) else { throw CryptoError.fromQueue() }
         defer { PKCS12_free(p12) }
         var key: OpaquePointer?
