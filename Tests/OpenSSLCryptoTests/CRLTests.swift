@@ -144,7 +144,8 @@ import Testing
             #expect(X509_NAME_cmp(issuer.pointer, X509_get_subject_name(cert.pointer)) == 0)
             var buffer = [CChar](repeating: 0, count: 256)
             X509_NAME_oneline(issuer.pointer, &buffer, 256)
-            #expect(String(cString: buffer) == "/C=US/ST=IL/L=Chicago/O=Testing/CN=Testing Root CA")
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            #expect(text == "/C=US/ST=IL/L=Chicago/O=Testing/CN=Testing Root CA")
         }
     }
 
