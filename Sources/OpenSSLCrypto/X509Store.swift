@@ -35,6 +35,13 @@ public final class X509Store: @unchecked Sendable {
         guard X509_STORE_add_cert(pointer, cert.pointer) == 1 else { throw CryptoError.fromQueue() }
     }
 
+    /// Adds a CRL (`X509_STORE_add_crl` takes its own reference). CRLs are consulted only when
+    /// `X509StoreFlags.CRL_CHECK` (or `CRL_CHECK_ALL`) is set.
+    public func addCRL(_ crl: CRL) throws {
+        OpenSSLErrorQueue.clear()
+        guard X509_STORE_add_crl(pointer, crl.pointer) == 1 else { throw CryptoError.fromQueue() }
+    }
+
     /// Adds a DER-encoded CRL. CRLs are consulted only when `X509StoreFlags.CRL_CHECK` (or `CRL_CHECK_ALL`)
     /// is set. Garbage bytes throw `.openSSL`.
     public func addCRL(der: some Collection<UInt8>) throws {

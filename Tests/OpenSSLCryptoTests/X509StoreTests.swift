@@ -106,6 +106,24 @@ import Testing
         #expect(failure?.certificate?.getSubject().commonName == "revoked leaf")
     }
 
+    @Test func crlBuiltWithTheWrapperRevokesThroughTheStore() throws {
+        let root = try issue(commonName: "wrapper crl root", isCA: true, serial: 1)
+        let leaf = try issue(commonName: "wrapper revoked leaf", issuer: root, serial: 0x4D2)
+        let revoked = try Revoked()
+        try revoked.setSerial(hex: "04D2")
+        try revoked.setRevDate("20240101000000Z")
+        try revoked.setReason("keyCompromise")
+        let crl = try CRL()
+        try crl.addRevoked(revoked)
+        let pem = try crl.export(cert: root.cert, key: root.key, type: .pem, days: 1, digest: "sha256")
+        let store = try store(root.cert)
+        try store.addCRL(try Crypto.loadCRL(.pem, pem))
+        try store.setFlags(.CRL_CHECK)
+        let failure = verificationError { try X509StoreContext(store: store, certificate: leaf.cert).verifyCertificate() }
+        #expect(failure?.verificationCode == .ERR_CERT_REVOKED)
+        #expect(failure?.certificate?.getSubject().commonName == "wrapper revoked leaf")
+    }
+
     @Test func missingCRLFailsWithCRLCheckAll() throws {
         let chain = try Chain()
         let store = try store(chain.root.cert, chain.intermediate.cert)
