@@ -25,8 +25,18 @@ public final class Context: @unchecked Sendable {
     var infoCallback: InfoCallback?
     var keylogCallback: KeylogCallback?
     var clientHelloCallback: ClientHelloCallback?
+    var ocspCallback: OCSPCallbackBox?
+    var cookieGenerateCallback: CookieGenerateCallback?
+    var cookieVerifyCallback: CookieVerifyCallback?
+    var npnAdvertiseCallback: NPNAdvertiseCallback?
+    var npnSelectCallback: NPNSelectCallback?
     /// The passphrase source for encrypted keys loaded through this Context (never the terminal).
     let passwordBox = PasswordCallbackBox()
+    /// The session-ticket keys (nil = OpenSSL's own random per-Context keys). Swapped whole by
+    /// `setTicketKeys`, also on a frozen Context; read once per ticket by the C callback.
+    let ticketKeyRing = Mutex<TicketKeyRing?>(nil)
+    /// True once `setTicketKeys` installed the C callback (only ever set before freezing).
+    var ticketCallbackInstalled = false
     /// pyOpenSSL's `get_app_data`/`set_app_data` storage (never handed to OpenSSL).
     public private(set) var appData: Any?
 
