@@ -63,17 +63,17 @@ public final class Context: @unchecked Sendable {
     public convenience init(method: SSL.Method) throws {
         OpenSSLErrorQueue.clear()
         let (sslMethod, pinned) = method.openSSLMethod
-        guard let ctx = SSL_CTX_new(sslMethod) else { throw SSLError.drainingQueue("SSL_CTX_new") }
+        guard let ctx = SSL_CTX_new(sslMethod) else { throw SSLError.fromQueue("SSL_CTX_new") }
         self.init(owning: ctx)
         let minimum = pinned != 0 ? pinned : (method.isDatagram ? 0 : COpenSSL.TLS1_2_VERSION)
         if minimum != 0 {
             guard portcullis_SSL_CTX_set_min_proto_version(ctx, minimum) == 1 else {
-                throw SSLError.drainingQueue("SSL_CTX_set_min_proto_version")
+                throw SSLError.fromQueue("SSL_CTX_set_min_proto_version")
             }
         }
         if pinned != 0 {
             guard portcullis_SSL_CTX_set_max_proto_version(ctx, pinned) == 1 else {
-                throw SSLError.drainingQueue("SSL_CTX_set_max_proto_version")
+                throw SSLError.fromQueue("SSL_CTX_set_max_proto_version")
             }
         }
         _ = portcullis_SSL_CTX_set_mode(ctx, Int(COpenSSL.SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))

@@ -33,7 +33,7 @@ public struct TicketKeys: Sendable, Equatable {
             var bytes = [UInt8](repeating: 0, count: byteCount)
             OpenSSLErrorQueue.clear()
             guard bytes.withUnsafeMutableBufferPointer({ RAND_bytes($0.baseAddress, Int32($0.count)) }) == 1 else {
-                throw SSLError.drainingQueue("RAND_bytes")
+                throw SSLError.fromQueue("RAND_bytes")
             }
             return try Key(bytes)
         }
@@ -94,7 +94,7 @@ extension Context {
             try ensureMutable()
             OpenSSLErrorQueue.clear()
             guard SSL_CTX_set_tlsext_ticket_key_evp_cb(pointer, ticketKeyTrampoline) == 1 else {
-                throw SSLError.drainingQueue("SSL_CTX_set_tlsext_ticket_key_evp_cb")
+                throw SSLError.fromQueue("SSL_CTX_set_tlsext_ticket_key_evp_cb")
             }
             ticketCallbackInstalled = true
         }
