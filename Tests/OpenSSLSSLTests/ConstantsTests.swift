@@ -107,3 +107,9 @@ import Testing
         #expect(X509VerificationCodes.message(for: 10) == "certificate has expired")
     }
 }
+
+@Suite struct ConstantsFileTypeTests {
+    @Test func reExportedFileTypes() {
+        #expect(SSL.FILETYPE_PEM.rawValue == 1 && SSL.FILETYPE_ASN1.rawValue == 2)
+    }
+}
