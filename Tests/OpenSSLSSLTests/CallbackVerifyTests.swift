@@ -95,6 +95,22 @@ import OpenSSLCrypto
         try handshake(client: Connection(context: lax), server: Connection(context: pki.makeServerContext()))
     }
 
+    @Test func callbackReappliedAfterSNISwitch() throws {
+        let pki = try TestPKI.shared()
+        let calls = Recorder<Int32>()
+        let secure = try pki.makeServerContext()
+        try secure.loadVerifyLocations(caFile: pki.ca.certPath)
+        try secure.setVerify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT) { _, _, _, depth, ok in calls.append(depth); return ok }
+        let open = try pki.makeServerContext()
+        try open.setTLSExtServernameCallback { connection in
+            try connection.setContext(secure)
+            connection.setVerify(secure.getVerifyMode(), callback: secure.getVerifyCallback())
+        }
+        #expect(open.getVerifyCallback() == nil)
+        try handshake(client: Connection(context: pki.makeClientContext(identity: \.client)), server: Connection(context: open))
+        #expect(calls.values == [1, 0])
+    }
+
     @Test func callbackSurvivesTheContextsSwiftObject() throws {
         // The SSL keeps its own reference to the callback, like OpenSSL keeps the function pointer.
         let pki = try TestPKI.shared()
