@@ -42,6 +42,9 @@ struct TestPKI: Sendable {
     private static func generate() throws -> TestPKI {
         let directory = NSTemporaryDirectory() + "portcullis-pki-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Remove the keys when the test process exits.
+        pkiDirectoryToRemove = directory
+        atexit { if let path = pkiDirectoryToRemove { try? FileManager.default.removeItem(atPath: path) } }
         func path(_ name: String) -> String { directory + "/" + name }
         func identity(_ name: String) -> Identity { Identity(certPath: path(name + ".pem"), keyPath: path(name + ".key")) }
 
@@ -126,6 +129,9 @@ struct TestPKI: Sendable {
         }
     }
 }
+
+/// Set once, before `atexit` registers the cleanup that reads it.
+nonisolated(unsafe) private var pkiDirectoryToRemove: String?
 
 /// A failure of the test support code itself.
 struct TestSupportError: Error, CustomStringConvertible {
