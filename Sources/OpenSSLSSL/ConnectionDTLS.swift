@@ -47,8 +47,9 @@ extension Connection {
         return result > 0
     }
 
-    /// Sets the path MTU for DTLS records (`set_ciphertext_mtu`, `SSL_set_mtu`); also disables MTU discovery
-    /// for this connection's purposes.
+    /// Sets the path MTU for DTLS records (`set_ciphertext_mtu`, `SSL_set_mtu`). Required with
+    /// `SSL.OP_NO_QUERY_MTU`: without a configured MTU OpenSSL 3.0 fails the first DTLS write without queuing
+    /// an error (reported as `SSLError.unexpectedEOF`).
     public func setCiphertextMTU(_ mtu: Int) throws {
         OpenSSLErrorQueue.clear()
         guard portcullis_conn_SSL_set_mtu(pointer, mtu) > 0 else {
