@@ -61,6 +61,80 @@ import Testing
         #expect(received == message)
     }
 
+    /// The steady-state hot path over a socket. When the process runs with a malloc-counting preload that
+    /// exports `portcullis_malloc_count()` (a per-thread count of malloc/calloc/realloc/memalign calls), the
+    /// `.wantRead`/`.wantWrite` results must not allocate at all (no boxed error), and the data path's count is
+    /// printed (OpenSSL 3.0 itself allocates inside SSL_write/SSL_read). Without the preload the test still
+    /// checks that every byte arrives intact.
+    @Test func steadyStateIODoesNotAllocate() throws {
+        let (client, server, fds) = try connectedSocketPair(bufferSize: 65536)
+        defer { closeSocket(fds.client); closeSocket(fds.server) }
+        let message = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 4096)
+        defer { message.deallocate(); buffer.deallocate() }
+        for index in 0..<message.count { message[index] = UInt8(truncatingIfNeeded: index) }
+        typealias Counter = @convention(c) () -> Int
+        let counter = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "portcullis_malloc_count")
+            .map { unsafeBitCast($0, to: Counter.self) }
+        var problems: [String] = []
+        var dataAllocations = 0
+        func waitReadable(_ fd: Int32) {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, 1000)
+        }
+        func roundTrip() {
+            let before = counter?() ?? 0
+            var sent = 0
+            for _ in 0..<10_000 where sent < message.count {
+                if case .done(let count) = client.write(UnsafeRawBufferPointer(rebasing: message[sent...])) { sent += count }
+            }
+            var received = 0
+            for _ in 0..<10_000 where received < message.count {
+                let result = server.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[received...]))
+                switch result {
+                case .done(let count): received += count
+                case .wantRead: waitReadable(fds.server)
+                default: problems.append("read: \(result)"); return
+                }
+            }
+            dataAllocations += (counter?() ?? 0) - before
+            if memcmp(buffer.baseAddress!, message.baseAddress!, message.count) != 0 { problems.append("data") }
+        }
+        // Warm up: TLS 1.3 tickets, OpenSSL's lazily allocated buffers and per-thread error state.
+        for _ in 0..<50 { roundTrip() }
+        dataAllocations = 0
+        for _ in 0..<1000 { roundTrip() }
+        #expect(problems.isEmpty, "\(problems.prefix(3))")
+
+        // wantRead: nothing to read.
+        var wantReadCount = 0
+        let beforeWantRead = counter?() ?? 0
+        for _ in 0..<1000 {
+            if case .wantRead = server.read(into: buffer) { wantReadCount += 1 }
+        }
+        let wantReadAllocations = (counter?() ?? 0) - beforeWantRead
+        #expect(wantReadCount == 1000)
+
+        // wantWrite: the peer does not read, the socket buffers fill up.
+        var wantWriteCount = 0
+        for _ in 0..<100_000 {
+            if case .wantWrite = client.write(UnsafeRawBufferPointer(message)) { break }
+        }
+        let beforeWantWrite = counter?() ?? 0
+        for _ in 0..<1000 {
+            if case .wantWrite = client.write(UnsafeRawBufferPointer(message)) { wantWriteCount += 1 }
+        }
+        let wantWriteAllocations = (counter?() ?? 0) - beforeWantWrite
+        #expect(wantWriteCount == 1000)
+
+        if counter != nil {
+            print("allocations: 1000 x 4 KiB write+read round trips: \(dataAllocations); "
+                + "1000 x .wantRead: \(wantReadAllocations); 1000 x .wantWrite: \(wantWriteAllocations)")
+            #expect(wantReadAllocations == 0)
+            #expect(wantWriteAllocations == 0)
+        }
+    }
+
     @Test func bioCallsRefuseSocketConnections() throws {
         let (client, _, fds) = try connectedSocketPair()
         defer { closeSocket(fds.client); closeSocket(fds.server) }
