@@ -5,6 +5,10 @@ internal import OpenSSLCrypto
 
 // The non-throwing steps are the hot path: no allocation, no closure, no existential unless something failed.
 // The throwing, pyOpenSSL-shaped API is a thin layer over them.
+//
+// Callback errors: an error a Swift callback threw while OpenSSL ran is returned (`.failed(error)`) or thrown
+// unchanged, before anything OpenSSL reported. From then on the connection is dead: every later step fails
+// with that same error without calling OpenSSL, so a handshake a callback refused can never continue.
 
 extension Connection {
     // MARK: Non-throwing steps
@@ -201,7 +205,7 @@ extension Connection {
 
     /// Sends close_notify and, on the second call, waits for the peer's (`shutdown`): returns `false` after
     /// sending ours while the peer's has not been seen, `true` once both are done. A second call before
-    /// the peer's close_notify arrived throws `wantRead` (non-blocking) .
+    /// the peer's close_notify arrived throws `wantRead` (non-blocking).
     @discardableResult
     public func shutdown() throws -> Bool {
         switch shutdownStep() {

@@ -192,7 +192,11 @@ func hex(_ bytes: [UInt8]) -> String {
         defer { try? client.close() }
         try client.setblocking(false)
         try retrying { try client.doHandshake() }
-        #expect(throws: SSLError.wantRead) { try client.recv(10) }
+        // One echoed line proves the server has read everything we sent: killing it then closes the TCP
+        // connection with FIN, not RST (unread data would make the kernel reset it).
+        try client.sendAll(Array("ab\n".utf8))
+        let echo = try retrying { try client.recv(10) }
+        #expect(echo == Array("ba\n".utf8))
         kill(child.process.processIdentifier, SIGKILL)
         child.stop()
         stopped = true
