@@ -6,4 +6,5 @@
  */
 #include "shim_crypto.h"
 #include "shim_ssl.h"
+#include "shim_connection.h"
 #endif
