@@ -50,7 +50,7 @@ public final class Context: @unchecked Sendable {
         let (sslMethod, pinned) = method.openSSLMethod
         guard let ctx = SSL_CTX_new(sslMethod) else { throw SSLError.drainingQueue("SSL_CTX_new") }
         self.init(owning: ctx)
-        let minimum = pinned != 0 ? pinned : (method.isDatagram ? 0 : TLS1_2_VERSION)
+        let minimum = pinned != 0 ? pinned : (method.isDatagram ? 0 : COpenSSL.TLS1_2_VERSION)
         if minimum != 0 {
             guard portcullis_SSL_CTX_set_min_proto_version(ctx, minimum) == 1 else {
                 throw SSLError.drainingQueue("SSL_CTX_set_min_proto_version")
@@ -61,7 +61,7 @@ public final class Context: @unchecked Sendable {
                 throw SSLError.drainingQueue("SSL_CTX_set_max_proto_version")
             }
         }
-        _ = portcullis_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        _ = portcullis_SSL_CTX_set_mode(ctx, Int(COpenSSL.SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
     }
 
     /// `Context(method)` for a numeric pyOpenSSL method value. 1 (SSLv2) and 2 (SSLv3) throw
