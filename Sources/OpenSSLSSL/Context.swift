@@ -20,6 +20,11 @@ public final class Context: @unchecked Sendable {
     // Callback and wrapper state. Written only while the Context is mutable (each setter calls
     // `ensureMutable()` first), read by the C trampolines afterwards: no synchronisation is needed once frozen.
     var verifyCallback: VerifyCallbackBox?
+    var serverNameCallback: ServerNameCallback?
+    var alpnSelectCallback: ALPNSelectCallback?
+    var infoCallback: InfoCallback?
+    var keylogCallback: KeylogCallback?
+    var clientHelloCallback: ClientHelloCallback?
     /// The passphrase source for encrypted keys loaded through this Context (never the terminal).
     let passwordBox = PasswordCallbackBox()
     /// pyOpenSSL's `get_app_data`/`set_app_data` storage (never handed to OpenSSL).
