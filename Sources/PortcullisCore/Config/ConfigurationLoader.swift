@@ -44,6 +44,7 @@ public enum ConfigurationLoader {
         var builder = Builder(sink: sink, baseDirectory: baseDirectory)
         var configuration = builder.read(TableReader(root, path: "", sink: sink))
         configuration.sourceFile = sourceFile
+        configuration.sourceLocator = sink.locator
         if !sink.diagnostics.isEmpty { throw ConfigurationError(sink.diagnostics) }
         return configuration
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Numeric address validation with the C library's own parser, so we accept exactly what `bind`/`connect`

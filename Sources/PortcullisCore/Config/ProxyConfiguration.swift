@@ -35,6 +35,9 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var listeners: [ListenerConfiguration]
     /// The virtual hosts, in file order.
     public var hosts: [HostConfiguration]
+    /// Where each key is in the source file, so that errors found when certificates are loaded can name the
+    /// line too.
+    var sourceLocator: SourceLocator?
 
     public init(
         sourceFile: String? = nil,

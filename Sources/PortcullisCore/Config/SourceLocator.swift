@@ -6,7 +6,7 @@ import Foundation
 /// none, optional or require") would have no line. This scanner follows table headers (`[global]`,
 /// `[[host]]`, `[[host.certificates]]`) and `key = value` lines, which is enough for every key our schema
 /// has; a value spread over several lines is located at its first line.
-struct SourceLocator {
+struct SourceLocator: Sendable, Equatable {
     private var lines: [String: Int] = [:]
 
     init(text: String) {
