@@ -1,7 +1,7 @@
 /// Writes one access-log line per connection, as `key=value` text or a JSON object, in a fixed field order
 /// so lines can be parsed and compared.
 ///
-/// Text: `2025-06-01T12:34:56.789Z id=65537 client=127.0.0.1:50123 listener=https sni=www.example.com
+/// Text: `2025-06-01T12:34:56.789Z client=127.0.0.1:50123 listener=https sni=www.example.com
 /// host=www tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 alpn=h2 resumed=false client_subject=- client_verify=none
 /// backend=127.0.0.1:8080 bytes_in=517 bytes_out=8211 handshake_ms=2.143 duration_ms=15.020 close=completed`;
 /// `error="..."` is appended when the close reason carries a detail (failed handshakes, policy refusals).
@@ -55,7 +55,6 @@ public final class AccessLogWriter: Sendable {
 
     private static func fields(of record: ConnectionRecord) -> [(String, Value?)] {
         [
-            ("id", .number(String(record.id))),
             ("client", .string(record.clientAddress)),
             ("listener", .string(record.listener)),
             ("sni", .string(record.serverName)),
@@ -63,16 +62,16 @@ public final class AccessLogWriter: Sendable {
             ("tls", .string(record.tlsVersion)),
             ("cipher", .string(record.cipher)),
             ("alpn", .string(record.alpn)),
-            ("resumed", .number(record.sessionResumed ? "true" : "false")),
-            ("client_subject", .string(record.clientCertificateSubject)),
-            ("client_verify", .string(record.clientVerifyResult.map(VerifyResultText.describe) ?? "none")),
+            ("resumed", .number(record.sessionReused ? "true" : "false")),
+            ("client_subject", .string(record.clientSubject)),
+            ("client_verify", .string(record.clientVerify)),
             ("backend", .string(record.backend)),
             ("bytes_in", .number(String(record.bytesFromClient))),
             ("bytes_out", .number(String(record.bytesToClient))),
             ("handshake_ms", record.handshakeDuration.map { .number(milliseconds($0)) }),
             ("duration_ms", .number(milliseconds(record.totalDuration))),
-            ("close", .string(record.closeReason.code)),
-            ("error", .string(record.closeReason.detail)),
+            ("close", .string(record.closeReason)),
+            ("error", .string(record.error)),
         ]
     }
 
