@@ -258,9 +258,13 @@ private struct Builder {
         if client.crlFile != nil && client.caFile == nil && client.caDirectory == nil {
             reader.report("client_crl_file", "needs client_ca_file or client_ca_dir")
         }
-        let host = HostConfiguration(
+        var host = HostConfiguration(
             name: name, serverNames: serverNames, certificates: certificates, backends: backends,
             proxyProtocol: proxyProtocol, tls: tls, client: client)
+        host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
+        if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
+            reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")
+        }
         reader.reportUnknownKeys()
         return host
     }

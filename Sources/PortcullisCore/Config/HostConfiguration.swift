@@ -17,6 +17,10 @@ public struct HostConfiguration: Sendable, Equatable {
     public var tls: TLSSettings
     /// Client-certificate verification and allow-list.
     public var client: ClientPolicyConfiguration
+    /// First-run convenience: when the (single) certificate and key files are both missing, generate a
+    /// self-signed development certificate there. Off by default so a mistyped path never silently serves a
+    /// self-signed certificate.
+    public var selfSignedIfMissing: Bool = false
 
     public init(
         name: String,
