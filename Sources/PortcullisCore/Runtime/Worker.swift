@@ -114,6 +114,18 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     }
 
     private func threadMain() {
+        if prepareLoop() {
+            while state != .stopped {
+                loop.runOnce()
+            }
+        }
+        finishLoop()
+        control.workerFinished()
+    }
+
+    /// Registers the wake-up eventfd and the listening sockets with the loop (on the worker's own thread, or
+    /// on a test's thread that then drives `loop.runOnce` itself). False if the loop cannot be set up.
+    func prepareLoop() -> Bool {
         do {
             _ = try loop.register(wakeFD, target: .handler(self), events: EventLoop.readEvents)
             for socket in boundSockets {
@@ -125,14 +137,17 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         } catch {
             logger.critical("worker \(index) could not start its event loop: \(error)")
             state = .stopped
+            return false
         }
         reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        while state != .stopped {
-            loop.runOnce()
-        }
+        return true
+    }
+
+    /// Closes the listening sockets and resets whatever connection is still open.
+    func finishLoop() {
         for listener in listeners { listener.close(loop: loop) }
         while let connection = connections.last { connection.finish(.drainDeadline) }
-        control.workerFinished()
+        state = .stopped
     }
 
     // MARK: Commands
