@@ -54,7 +54,12 @@ public enum ConfigurationLoader {
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
-        return nsError.localizedDescription
+        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
+        switch nsError.code {
+        case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return String(cString: strerror(ENOENT))
+        case NSFileReadNoPermissionError: return String(cString: strerror(EACCES))
+        default: return nsError.localizedDescription
+        }
     }
 }
 
@@ -250,7 +255,9 @@ private struct Builder {
         if client.verify != .none && client.caFile == nil && client.caDirectory == nil {
             reader.report("client_verify", "client_verify = \"\(client.verify.rawValue)\" needs client_ca_file or client_ca_dir (the CAs client certificates must chain to)")
         }
-        if client.verify == .none {
+        let verifyText = reader.table["client_verify"]?.string?.lowercased()
+        let explicitlyNone = verifyText == nil || verifyText == "none" || verifyText == "off"
+        if client.verify == .none && explicitlyNone && !(reader.table.contains(key: "client_verify") && verifyText == nil) {
             for key in ["client_ca_file", "client_ca_dir", "client_crl_file", "allow_cn", "allow_dns", "allow_uri", "allow_ou"] where reader.contains(key) {
                 reader.report(key, "has no effect with client_verify = \"none\"; set client_verify = \"optional\" or \"require\"")
             }

@@ -24,10 +24,16 @@ struct SourceLocator: Sendable, Equatable {
             if line.hasPrefix("#") || line.isEmpty { continue }
             if line.hasPrefix("[[") {
                 guard let end = line.range(of: "]]") else { continue }
-                let name = Self.resolve(String(line[line.index(line.startIndex, offsetBy: 2)..<end.lowerBound]), arrayCounts)
+                // Every part but the last names an enclosing element; the last is the array itself.
+                let header = String(line[line.index(line.startIndex, offsetBy: 2)..<end.lowerBound])
+                var parts = header.split(separator: ".").map { $0.trimming(" \t\"'") }
+                let last = parts.removeLast()
+                let parent = Self.resolve(parts.joined(separator: "."), arrayCounts)
+                let name = parent.isEmpty ? last : "\(parent).\(last)"
                 let index = arrayCounts[name, default: -1] + 1
                 arrayCounts[name] = index
                 current = "\(name)[\(index)]"
+                record(name, lineNumber)
                 record(current, lineNumber)
             } else if line.hasPrefix("[") {
                 guard let end = line.firstIndex(of: "]") else { continue }
