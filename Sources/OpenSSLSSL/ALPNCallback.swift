@@ -15,7 +15,7 @@ extension Context {
         OpenSSLErrorQueue.clear()
         // SSL_CTX_set_alpn_protos returns 0 on success, unlike most of OpenSSL.
         let status = wire.withUnsafeBufferPointer { SSL_CTX_set_alpn_protos(pointer, $0.baseAddress, UInt32($0.count)) }
-        guard status == 0 else { throw SSLError.drainingQueue("SSL_CTX_set_alpn_protos") }
+        guard status == 0 else { throw SSLError.fromQueue("SSL_CTX_set_alpn_protos") }
     }
 
     /// `setALPNProtos` for protocol names given as strings ("h2", "http/1.1").

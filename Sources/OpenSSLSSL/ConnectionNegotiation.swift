@@ -51,6 +51,8 @@ extension Connection {
     /// OpenSSL 3.0 has no `SSL_get0_group_name`; `SSL_group_to_name(SSL_get_negotiated_group)` gives the
     /// same answer.
     public func getGroupName() -> String? {
+        // OpenSSL 3.0 dereferences the session without checking it: ask only once one exists.
+        guard SSL_get_session(pointer) != nil else { return nil }
         let group = portcullis_conn_SSL_get_negotiated_group(pointer)
         guard group != 0, let name = SSL_group_to_name(pointer, group) else { return nil }
         return String(cString: name)

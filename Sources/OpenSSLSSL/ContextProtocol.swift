@@ -9,7 +9,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard portcullis_SSL_CTX_set_min_proto_version(pointer, version) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_min_proto_version")
+            throw SSLError.fromQueue("SSL_CTX_set_min_proto_version")
         }
     }
 
@@ -18,7 +18,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard portcullis_SSL_CTX_set_max_proto_version(pointer, version) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_max_proto_version")
+            throw SSLError.fromQueue("SSL_CTX_set_max_proto_version")
         }
     }
 
@@ -34,7 +34,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_set_cipher_list(pointer, list) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_cipher_list")
+            throw SSLError.fromQueue("SSL_CTX_set_cipher_list")
         }
     }
 
@@ -43,7 +43,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_set_ciphersuites(pointer, list) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_ciphersuites")
+            throw SSLError.fromQueue("SSL_CTX_set_ciphersuites")
         }
     }
 
@@ -53,7 +53,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard portcullis_SSL_CTX_set1_groups_list(pointer, list) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set1_groups_list")
+            throw SSLError.fromQueue("SSL_CTX_set1_groups_list")
         }
     }
 
@@ -80,10 +80,10 @@ extension Context {
     public func loadTmpDH(_ path: String) throws {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
-        guard let bio = BIO_new_file(path, "r") else { throw SSLError.drainingQueue("BIO_new_file") }
+        guard let bio = BIO_new_file(path, "r") else { throw SSLError.fromQueue("BIO_new_file") }
         defer { BIO_free(bio) }
         guard let parameters = PEM_read_bio_Parameters(bio, nil) else {
-            throw SSLError.drainingQueue("PEM_read_bio_Parameters")
+            throw SSLError.fromQueue("PEM_read_bio_Parameters")
         }
         guard EVP_PKEY_is_a(parameters, "DH") == 1 || EVP_PKEY_is_a(parameters, "DHX") == 1 else {
             EVP_PKEY_free(parameters)
@@ -92,7 +92,7 @@ extension Context {
         // set0 takes ownership only on success.
         guard SSL_CTX_set0_tmp_dh_pkey(pointer, parameters) == 1 else {
             EVP_PKEY_free(parameters)
-            throw SSLError.drainingQueue("SSL_CTX_set0_tmp_dh_pkey")
+            throw SSLError.fromQueue("SSL_CTX_set0_tmp_dh_pkey")
         }
     }
 
@@ -137,7 +137,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_set_tlsext_use_srtp(pointer, profiles) == 0 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_tlsext_use_srtp")
+            throw SSLError.fromQueue("SSL_CTX_set_tlsext_use_srtp")
         }
     }
 }

@@ -14,7 +14,7 @@ extension Context {
         let ok = bytes.withUnsafeBufferPointer {
             SSL_CTX_set_session_id_context(pointer, $0.baseAddress, UInt32(truncatingIfNeeded: $0.count))
         }
-        guard ok == 1 else { throw SSLError.drainingQueue("SSL_CTX_set_session_id_context") }
+        guard ok == 1 else { throw SSLError.fromQueue("SSL_CTX_set_session_id_context") }
     }
 
     /// Sets the session cache mode (`SSL.SESS_CACHE_*`) and returns the previous one.
@@ -70,7 +70,7 @@ extension Context {
         guard count >= 0 else { throw SSLError.invalidArgument("ticket count must not be negative") }
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_set_num_tickets(pointer, count) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_num_tickets")
+            throw SSLError.fromQueue("SSL_CTX_set_num_tickets")
         }
     }
 

@@ -95,3 +95,21 @@ import Testing
         #expect(String(decoding: strings[3], as: UTF8.self).hasPrefix("OPENSSLDIR:"))
     }
 }
+
+@Suite struct ConstantsVerificationCodeTests {
+    @Test func codes() {
+        #expect(X509VerificationCodes.OK == 0)
+        #expect(X509VerificationCodes.ERR_CERT_HAS_EXPIRED == 10)
+        #expect(X509VerificationCodes.ERR_DEPTH_ZERO_SELF_SIGNED_CERT == 18)
+        #expect(X509VerificationCodes.ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY == 20)
+        #expect(X509VerificationCodes.ERR_APPLICATION_VERIFICATION == 50)
+        #expect(X509VerificationCodes.ERR_HOSTNAME_MISMATCH == 62)
+        #expect(X509VerificationCodes.message(for: 10) == "certificate has expired")
+    }
+}
+
+@Suite struct ConstantsFileTypeTests {
+    @Test func reExportedFileTypes() {
+        #expect(SSL.FILETYPE_PEM.rawValue == 1 && SSL.FILETYPE_ASN1.rawValue == 2)
+    }
+}
