@@ -630,6 +630,12 @@ final class ProxyConnection: LoopTimerTarget {
 
     // MARK: Helpers
 
+    /// Bytes waiting in each direction's buffer, and whether each buffer holds pool memory (for tests and
+    /// diagnostics).
+    var bufferState: (upstream: Int, downstream: Int, holdsMemory: Int) {
+        (upstream.count, downstream.count, (upstream.holdsMemory ? 1 : 0) + (downstream.holdsMemory ? 1 : 0))
+    }
+
     /// A transport failure (reset, broken pipe) as opposed to a TLS protocol error.
     private static func isTransportError(_ error: any Error) -> Bool {
         if case SSLError.sysCall = error { return true }
