@@ -24,7 +24,9 @@ final class ProxyConnection: LoopTimerTarget {
 
     // MARK: Identity and sockets
 
-    unowned let worker: Worker
+    /// The worker outlives its connections (it finishes every one before it exits), so the reference needs
+    /// no reference counting on the hot path.
+    unowned(unsafe) let worker: Worker
     /// The table this connection started with; kept for its whole life (reloads do not affect it).
     let router: any ConnectionRouter
     let listenerName: String
