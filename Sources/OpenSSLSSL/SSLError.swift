@@ -1,9 +1,10 @@
+internal import COpenSSL
 public import OpenSSLCrypto
 
 /// A failure of the `OpenSSLSSL` module: pyOpenSSL's `SSL.Error` family as one enum callers can switch on.
 ///
 /// `wantRead`/`wantWrite` are not failures: retry the same call when the transport is ready.
-public enum SSLError: Error, Sendable, CustomStringConvertible {
+public enum SSLError: Error, Sendable, Equatable, CustomStringConvertible {
     /// libssl failed; carries the drained error queue.
     case openSSL([OpenSSLErrorEntry])
     /// `SSL_ERROR_WANT_READ`: retry after more transport bytes arrive.
@@ -24,6 +25,22 @@ public enum SSLError: Error, Sendable, CustomStringConvertible {
     case unsupported(String)
     /// A memory-BIO call on a socket `Connection`, or the reverse.
     case wrongTransport(String)
+    /// `Connection.sendAll` stopped after `sent` bytes had been accepted by OpenSSL; `cause` says why.
+    /// Unlike pyOpenSSL (issue #176) the count is not lost: resume with the bytes from offset `sent`.
+    indirect case incompleteSend(sent: Int, cause: SSLError)
+
+    /// The error pyOpenSSL raises for EOF without close_notify.
+    public static let unexpectedEOF = SSLError.sysCall(errno: -1, message: "Unexpected EOF")
+
+    /// Drains the thread's error queue into an `.openSSL` error. When the queue is empty (OpenSSL failed
+    /// without saying why), the entry names the call that failed so the error is never blank.
+    package static func fromQueue(_ call: StaticString = #function) -> SSLError {
+        let entries = OpenSSLErrorQueue.drain()
+        if entries.isEmpty {
+            return .openSSL([OpenSSLErrorEntry(library: "", function: "\(call)", reason: "failed without an OpenSSL error")])
+        }
+        return .openSSL(entries)
+    }
 
     public var description: String {
         switch self {
@@ -38,12 +55,16 @@ public enum SSLError: Error, Sendable, CustomStringConvertible {
             return "Context has already been used to create a Connection, it cannot be mutated again"
         case .unsupported(let message): return "unsupported: \(message)"
         case .wrongTransport(let message): return message
+        case .incompleteSend(let sent, let cause): return "sendAll stopped after \(sent) bytes: \(cause)"
         }
     }
 
     /// The queue entries, or `[]` for the other cases.
     public var entries: [OpenSSLErrorEntry] {
-        if case .openSSL(let entries) = self { return entries }
-        return []
+        switch self {
+        case .openSSL(let entries): return entries
+        case .incompleteSend(_, let cause): return cause.entries
+        default: return []
+        }
     }
 }

@@ -1,0 +1,84 @@
+internal import COpenSSL
+internal import OpenSSLCrypto
+
+/// The Swift callbacks installed on one Connection (not on its Context). Held by the Connection, so they live
+/// exactly as long as the `SSL *` whose C trampolines call them.
+package struct ConnectionCallbacks {
+    package var verify: Connection.VerifyCallback?
+    package var info: Connection.InfoCallback?
+    package init() {}
+}
+
+extension Connection {
+    /// A certificate verification callback, the same type as the Context's (see `Context.VerifyCallback`):
+    /// `(connection, certificate, X509_V_* error, depth, preverifyOK) -> accept`. Returning `true` clears the
+    /// error (`X509_V_OK`); throwing aborts the handshake and the error is rethrown, unchanged, from the call
+    /// that drove it (`doHandshake`, `handshakeStep`, `recv`, ...).
+    public typealias VerifyCallback = Context.VerifyCallback
+    /// An info callback: `(connection, where (SSL_CB_* bits), ret)`. OpenSSL cannot be stopped from an info
+    /// callback, so an error it throws is recorded and rethrown when the driving call returns; the handshake
+    /// must then be abandoned.
+    public typealias InfoCallback = (Connection, Int32, Int32) throws -> Void
+
+    /// Overrides the Context's verification for this connection only (`Connection.set_verify`):
+    /// `mode` is a combination of `SSL.VERIFY_*` bits. Without a callback OpenSSL's own verdict stands (the
+    /// Context's callback is no longer called for this connection). The Context is not changed.
+    public func setVerify(_ mode: Int32, callback: VerifyCallback? = nil) {
+        connectionCallbacks.verify = callback
+        SSL_set_verify(pointer, mode, callback == nil ? nil : connectionVerifyTrampoline)
+    }
+
+    /// The verify mode in force for this connection (`get_verify_mode`).
+    public func getVerifyMode() -> Int32 { SSL_get_verify_mode(pointer) }
+
+    /// Maximum certificate chain depth for this connection (`SSL_set_verify_depth`).
+    public func setVerifyDepth(_ depth: Int32) { SSL_set_verify_depth(pointer, depth) }
+
+    /// The verify depth in force for this connection.
+    public func getVerifyDepth() -> Int32 { SSL_get_verify_depth(pointer) }
+
+    /// Installs an info callback for this connection only (`Connection.set_info_callback`); nil removes it.
+    public func setInfoCallback(_ callback: InfoCallback?) {
+        connectionCallbacks.info = callback
+        SSL_set_info_callback(pointer, callback == nil ? nil : connectionInfoTrampoline)
+    }
+}
+
+/// `SSL_verify_cb` for per-connection callbacks.
+private func connectionVerifyTrampoline(_ preverifyOK: Int32, _ storeContext: OpaquePointer?) -> Int32 {
+    guard let storeContext,
+          let raw = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
+          let connection = Connection.from(OpaquePointer(raw))
+    else { return 0 }
+    // An earlier callback already failed: stop at once so the handshake does not continue.
+    if connection.pendingCallbackError != nil { return 0 }
+    guard let callback = connection.connectionCallbacks.verify else { return preverifyOK }
+    guard let current = X509_STORE_CTX_get_current_cert(storeContext) else { return 0 }
+    let certificate = X509(retaining: current)
+    let error = X509_STORE_CTX_get_error(storeContext)
+    let depth = X509_STORE_CTX_get_error_depth(storeContext)
+    do {
+        if try callback(connection, certificate, error, depth, preverifyOK != 0) {
+            X509_STORE_CTX_set_error(storeContext, X509_V_OK)
+            return 1
+        }
+    } catch {
+        connection.recordCallbackError(error)
+    }
+    // A rejection must never leave "OK" as the recorded verify result.
+    if X509_STORE_CTX_get_error(storeContext) == X509_V_OK {
+        X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
+    }
+    return 0
+}
+
+/// Info callback trampoline (`SSL_set_info_callback`).
+private func connectionInfoTrampoline(_ ssl: OpaquePointer?, _ where: Int32, _ ret: Int32) {
+    guard let ssl, let connection = Connection.from(ssl), let callback = connection.connectionCallbacks.info else { return }
+    if connection.pendingCallbackError != nil { return }
+    do {
+        try callback(connection, `where`, ret)
+    } catch {
+        connection.recordCallbackError(error)
+    }
+}
