@@ -55,7 +55,7 @@ extension Integration {
         @Test func aTOMLSyntaxErrorNamesTheLine() throws {
             let result = try check("[global]\nworkers = 2\n\n[[listener]\nname = \"x\"\n")
             #expect(result.status == 1)
-            #expect((result.stdout + result.stderr).contains("line 4"), "\(result.stdout)\(result.stderr)")
+            #expect((result.stdout + result.stderr).contains("broken.toml:4:"), "\(result.stdout)\(result.stderr)")
         }
 
         @Test func anUnknownKeyIsNamedWithASuggestion() throws {

@@ -138,7 +138,7 @@ extension Integration {
             // A broken config is refused and the old one keeps serving.
             try proxy.rewriteConfig("this is [not toml\n")
             proxy.signal(SIGHUP)
-            #expect(proxy.waitForLog("line 1", timeout: 10), "the failed reload is logged with where it failed\n\(proxy.log)")
+            #expect(proxy.waitForLog("portcullis.toml:1:", timeout: 10), "the failed reload is logged with where it failed\n\(proxy.log)")
             #expect(proxy.isRunning)
             let still = try SClient.connect(port: port, servername: "a.example.com", caFile: pki.serverCA)
             #expect(still.peerSubject?.contains("*.wild.example.com") == true, "\(still.output)")

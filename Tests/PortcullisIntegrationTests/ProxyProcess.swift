@@ -19,7 +19,7 @@ final class ProxyProcess: @unchecked Sendable {
         configPath = directory.appendingPathComponent("portcullis.toml").path
         logPath = directory.appendingPathComponent("portcullis.log").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = BinaryLocator.portcullis
         process.arguments = ["run", "--config", configPath] + extraArguments
@@ -30,10 +30,17 @@ final class ProxyProcess: @unchecked Sendable {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         try process.run()
+        let deadline = Date().addingTimeInterval(20)
         for port in ports {
-            guard Ports.waitUntilListening(port, timeout: 20) else {
-                stop()
-                throw IntegrationError.timeout("portcullis did not listen on \(port) within 20 s; log:\n\(self.log)")
+            while !Ports.isListening(port) {
+                guard process.isRunning else {
+                    throw IntegrationError.setup("portcullis exited with status \(process.terminationStatus); log:\n\(self.log)")
+                }
+                guard Date() < deadline else {
+                    stop()
+                    throw IntegrationError.timeout("portcullis did not listen on \(port) within 20 s; log:\n\(self.log)")
+                }
+                usleep(20_000)
             }
         }
     }

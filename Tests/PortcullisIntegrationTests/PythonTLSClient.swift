@@ -103,23 +103,28 @@ enum PythonTLSClient {
             while close is None:
                 if offset < len(data):
                     offset += obj.write(data[offset:offset + 65536]); flush()
-                elif args["halfclose"] and not closed_write:
-                    try: obj.unwrap()
-                    except ssl.SSLWantReadError: pass
-                    flush(); closed_write = True
                 try:
                     chunk = obj.read(262144)
                     if chunk: received += chunk; continue
                     close = "close_notify"
                 except ssl.SSLWantReadError:
-                    if offset < len(data):
-                        r, _, _ = select.select([sock], [], [], 0)
-                        if r: feed()
-                    else:
-                        feed()
+                    pass
                 except ssl.SSLZeroReturnError: close = "close_notify"
                 except ssl.SSLEOFError: close = "unexpected_eof"
                 except ssl.SSLError as e: close = "error: %s" % e
+                if close is not None: break
+                # Half-close: send close_notify once everything is written. CPython's unwrap() calls
+                # SSL_shutdown twice, and the second call fails on application data already waiting in the
+                # incoming BIO, so only call it when that BIO is empty (we control when it is fed).
+                if offset >= len(data) and args["halfclose"] and not closed_write and inc.pending == 0:
+                    try: obj.unwrap()
+                    except ssl.SSLWantReadError: pass
+                    flush(); closed_write = True
+                if offset < len(data):
+                    r, _, _ = select.select([sock], [], [], 0)
+                    if r: feed()
+                else:
+                    feed()
             result.update(received=len(received), received_sha256=hashlib.sha256(received).hexdigest(), close=close)
             if len(received) <= 4096: result["received_text"] = received.decode("latin-1")
             result["reused"] = obj.session_reused
