@@ -56,7 +56,8 @@ extension Integration {
         @Test func unknownNameAndNoSNIGetTheDefaultHost() throws {
             let (proxy, _, port) = try start()
             defer { proxy.stop() }
-            let unknown = try PythonTLSClient.run(.init(port: port, sni: "nobody.example.org", sendText: "x"))[0]
+            let unknown = try PythonTLSClient.run(.init(port: port, sni: "nobody.example.org", caFile: pki.serverCA,
+                                                        sendText: "x"))[0]
             #expect(unknown.ok, "\(unknown.error ?? "")")
             #expect(unknown.peer_subject_cn == "default.example.com")
             #expect(unknown.received_text == "backend-default\n")
@@ -97,7 +98,7 @@ extension Integration {
                                             extra: ["-sigalgs", "ECDSA+SHA256"])
             #expect(ecdsa.output.contains("Peer signature type: ECDSA"), "\(ecdsa.output)")
             let rsa = try SClient.connect(port: port, servername: "b.example.com", caFile: pki.serverCA,
-                                          extra: ["-sigalgs", "RSA-PSS+SHA256:rsa_pss_rsae_sha256"])
+                                          extra: ["-sigalgs", "rsa_pss_rsae_sha256:RSA+SHA256"])
             #expect(rsa.output.contains("Peer signature type: RSA-PSS"), "\(rsa.output)")
         }
     }
