@@ -16,6 +16,7 @@ public final class CRL: @unchecked Sendable {
 
     /// An empty CRL: no entries (`getRevoked()` is nil), no issuer, no dates.
     public convenience init() throws {
+        OpenSSLErrorQueue.clear()
         guard let crl = X509_CRL_new() else { throw CryptoError.fromQueue() }
         self.init(owning: crl)
     }

@@ -34,6 +34,7 @@ extension Crypto {
     /// The builtin curve with OpenSSL short name `name` (`crypto.get_elliptic_curve`); an unknown name is
     /// `.invalidArgument("unknown curve name ...")`.
     public static func ellipticCurve(named name: String) throws -> EllipticCurve {
+        OpenSSLErrorQueue.clear()
         if let curve = ellipticCurves().first(where: { $0.name == name }) { return curve }
         throw CryptoError.invalidArgument("unknown curve name: \(name)")
     }

@@ -14,6 +14,7 @@ public final class NetscapeSPKI: @unchecked Sendable {
 
     /// An empty SPKAC.
     public convenience init() throws {
+        OpenSSLErrorQueue.clear()
         guard let spki = NETSCAPE_SPKI_new() else { throw CryptoError.fromQueue() }
         self.init(owning: OpaquePointer(spki))
     }

@@ -101,12 +101,12 @@ public final class PKey: @unchecked Sendable {
     /// - an empty container or a public-only key: `.invalidArgument` (there is no private half to check);
     /// - a key that is not RSA: `.unsupported("Only RSA keys can currently be checked.")`.
     public func check() throws -> Bool {
+        OpenSSLErrorQueue.clear()
         guard let pointer else { throw CryptoError.invalidArgument("key is uninitialized: nothing to check") }
         if isPublicOnly { throw CryptoError.invalidArgument("public key only: check() needs the private half") }
         guard EVP_PKEY_get_base_id(pointer) == Crypto.TYPE_RSA else {
             throw CryptoError.unsupported("Only RSA keys can currently be checked.")
         }
-        OpenSSLErrorQueue.clear()
         guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pointer, nil) else { throw CryptoError.fromQueue() }
         defer { EVP_PKEY_CTX_free(ctx) }
         guard EVP_PKEY_check(ctx) == 1 else { throw CryptoError.fromQueue() }

@@ -56,7 +56,10 @@ func passphraseTrampoline(
         return -1
     }
     bytes.withUnsafeBytes { raw in
-        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        // An empty passphrase is valid (length 0) and has nothing to copy.
+        if let source = raw.baseAddress, raw.count > 0 {
+            UnsafeMutableRawPointer(buffer).copyMemory(from: source, byteCount: raw.count)
+        }
     }
     return Int32(bytes.count)
 }

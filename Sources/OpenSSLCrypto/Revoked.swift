@@ -16,6 +16,7 @@ public final class Revoked: @unchecked Sendable {
 
     /// An empty entry: serial `"00"`, no revocation date, no reason.
     public convenience init() throws {
+        OpenSSLErrorQueue.clear()
         guard let revoked = X509_REVOKED_new() else { throw CryptoError.fromQueue() }
         self.init(owning: revoked)
     }
@@ -70,6 +71,7 @@ public final class Revoked: @unchecked Sendable {
     /// spaces (`"  sUpEr SeDeD "` is superseded); `nil` removes the reason. Unknown reasons are
     /// `.invalidArgument`.
     public func setReason(_ reason: (some Collection<UInt8>)?) throws {
+        OpenSSLErrorQueue.clear()
         guard let reason else {
             deleteReason()
             return
@@ -78,7 +80,6 @@ public final class Revoked: @unchecked Sendable {
         guard let code = Revoked.reasons.firstIndex(where: { Revoked.normalised($0) == wanted }) else {
             throw CryptoError.invalidArgument("unknown reason: \(String(decoding: reason, as: UTF8.self))")
         }
-        OpenSSLErrorQueue.clear()
         guard let enumerated = ASN1_ENUMERATED_new() else { throw CryptoError.fromQueue() }
         defer { ASN1_ENUMERATED_free(enumerated) }
         guard ASN1_ENUMERATED_set(enumerated, code) == 1 else { throw CryptoError.fromQueue() }

@@ -78,8 +78,8 @@ public final class X509: @unchecked Sendable {
 
     /// Sets the public key (only the public half is stored).
     public func setPubkey(_ key: PKey) throws {
-        let pkey = try X509Support.publicKey(key)
         OpenSSLErrorQueue.clear()
+        let pkey = try X509Support.publicKey(key)
         guard X509_set_pubkey(pointer, pkey) == 1 else { throw CryptoError.fromQueue() }
     }
 
@@ -87,15 +87,16 @@ public final class X509: @unchecked Sendable {
     ///
     /// `.invalidArgument` for an empty or public-only key and for an unknown digest, as pyOpenSSL's `ValueError`.
     public func sign(key: PKey, digest: String) throws {
+        OpenSSLErrorQueue.clear()
         let pkey = try X509Support.signingKey(key)
         let md = try X509Support.digest(named: digest)
-        OpenSSLErrorQueue.clear()
         guard X509_sign(pointer, pkey, md) > 0 else { throw CryptoError.fromQueue() }
     }
 
     /// The long name of the signature algorithm in the TBS part, e.g. `"sha256WithRSAEncryption"`.
     /// `.invalidArgument` when OpenSSL does not know the OID ("Undefined signature algorithm").
     public func getSignatureAlgorithm() throws -> String {
+        OpenSSLErrorQueue.clear()
         guard let algorithm = X509_get0_tbs_sigalg(pointer) else {
             throw CryptoError.invalidArgument("Undefined signature algorithm")
         }
@@ -112,8 +113,8 @@ public final class X509: @unchecked Sendable {
     /// The fingerprint with the digest called `name`, as colon-separated uppercase hex
     /// (`"AB:CD:..."`). `.invalidArgument` for an unknown digest.
     public func digest(_ name: String) throws -> String {
-        let md = try X509Support.digest(named: name)
         OpenSSLErrorQueue.clear()
+        let md = try X509Support.digest(named: name)
         var buffer = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         guard X509_digest(pointer, md, &buffer, &length) == 1 else { throw CryptoError.fromQueue() }
@@ -129,8 +130,8 @@ public final class X509: @unchecked Sendable {
 
     /// Sets the serial number. Arbitrary size; negative values are `.invalidArgument`.
     public func setSerialNumber(_ serial: X509SerialNumber) throws {
-        guard !serial.isNegative else { throw CryptoError.invalidArgument("serial number must not be negative") }
         OpenSSLErrorQueue.clear()
+        guard !serial.isNegative else { throw CryptoError.invalidArgument("serial number must not be negative") }
         let bn: OpaquePointer? = serial.magnitude.withUnsafeBufferPointer { buffer in
             BN_bin2bn(buffer.baseAddress, Int32(buffer.count), nil)
         }
@@ -170,6 +171,7 @@ public final class X509: @unchecked Sendable {
     /// True when notAfter is before the current time. `.invalidArgument` when notAfter is unset or unreadable
     /// (pyOpenSSL's "Unable to determine notAfter").
     public func hasExpired() throws -> Bool {
+        OpenSSLErrorQueue.clear()
         guard let notAfter = X509_get0_notAfter(pointer), ASN1_STRING_length(notAfter) > 0 else {
             throw CryptoError.invalidArgument("Unable to determine notAfter")
         }
@@ -235,18 +237,18 @@ public final class X509: @unchecked Sendable {
 
     /// Appends copies of `extensions`, in order.
     public func addExtensions(_ extensions: [X509Extension]) throws {
+        OpenSSLErrorQueue.clear()
         for ext in extensions {
-            OpenSSLErrorQueue.clear()
             guard X509_add_ext(pointer, ext.pointer, -1) == 1 else { throw CryptoError.fromQueue() }
         }
     }
 
     /// A copy of the extension at `index`. `.indexOutOfRange` outside `0..<getExtensionCount()`.
     public func getExtension(at index: Int) throws -> X509Extension {
+        OpenSSLErrorQueue.clear()
         guard index >= 0, index < getExtensionCount() else {
             throw CryptoError.indexOutOfRange("extension index out of bounds: \(index)")
         }
-        OpenSSLErrorQueue.clear()
         guard let ext = X509_get_ext(pointer, Int32(index)), let copy = X509_EXTENSION_dup(ext) else {
             throw CryptoError.fromQueue()
         }
@@ -262,9 +264,11 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             cert = PEM_read_bio_X509(bio.pointer, nil, nil, nil)
         case .asn1:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             cert = d2i_X509_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }

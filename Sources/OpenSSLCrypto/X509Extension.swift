@@ -26,10 +26,10 @@ public final class X509Extension: @unchecked Sendable, CustomStringConvertible {
     ///   subject ("no subject details") or issuer, and for values that reference configuration sections
     ///   (there is no database to resolve them).
     public init(typeName: String, critical: Bool, value: String, subject: X509? = nil, issuer: X509? = nil) throws {
+        OpenSSLErrorQueue.clear()
         guard !typeName.utf8.contains(0), !value.utf8.contains(0) else {
             throw CryptoError.invalidArgument("extension name and value must not contain NUL bytes")
         }
-        OpenSSLErrorQueue.clear()
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, issuer?.pointer, subject?.pointer, nil, nil, 0)
         portcullis_X509V3_set_ctx_nodb(&context)

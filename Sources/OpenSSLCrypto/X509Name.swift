@@ -73,8 +73,10 @@ public final class X509Name: @unchecked Sendable, CustomStringConvertible {
         /// Looks up a short name (`"CN"`), long name (`"commonName"`) or dotted OID. Unknown names throw
         /// `.invalidArgument` (pyOpenSSL's `AttributeError`) and leave the error queue empty.
         public init(_ name: String) throws {
+            OpenSSLErrorQueue.clear()
             guard !name.utf8.contains(0) else { throw CryptoError.invalidArgument("field name contains a NUL byte") }
             let nid = OBJ_txt2nid(name)
+            // OBJ_txt2nid queues an error for names it does not know; that is our argument error, not OpenSSL's.
             OpenSSLErrorQueue.clear()
             guard nid != NID_undef else { throw CryptoError.invalidArgument("X509Name has no attribute '\(name)'") }
             self.nid = nid

@@ -28,8 +28,8 @@ public final class X509Req: @unchecked Sendable {
 
     /// Sets the public key.
     public func setPubkey(_ key: PKey) throws {
-        let pkey = try X509Support.publicKey(key)
         OpenSSLErrorQueue.clear()
+        let pkey = try X509Support.publicKey(key)
         guard X509_REQ_set_pubkey(pointer, pkey) == 1 else { throw CryptoError.fromQueue() }
     }
 
@@ -43,10 +43,10 @@ public final class X509Req: @unchecked Sendable {
     /// Sets the version. PKCS#10 defines only version 0 (v1); anything else is `.invalidArgument`
     /// ("Invalid version. The only valid version for X509Req is 0.", as pyOpenSSL since 23.2.0).
     public func setVersion(_ version: Int) throws {
+        OpenSSLErrorQueue.clear()
         guard version == 0 else {
             throw CryptoError.invalidArgument("Invalid version. The only valid version for X509Req is 0.")
         }
-        OpenSSLErrorQueue.clear()
         guard X509_REQ_set_version(pointer, 0) == 1 else { throw CryptoError.fromQueue() }
     }
 
@@ -86,9 +86,9 @@ public final class X509Req: @unchecked Sendable {
     /// Signs the request with `key` and the digest called `digest`. `.invalidArgument` for an empty or
     /// public-only key and an unknown digest.
     public func sign(key: PKey, digest: String) throws {
+        OpenSSLErrorQueue.clear()
         let pkey = try X509Support.signingKey(key)
         let md = try X509Support.digest(named: digest)
-        OpenSSLErrorQueue.clear()
         guard X509_REQ_sign(pointer, pkey, md) > 0 else { throw CryptoError.fromQueue() }
     }
 
@@ -96,8 +96,8 @@ public final class X509Req: @unchecked Sendable {
     /// signature throws `.openSSL` (pyOpenSSL raises rather than returning false).
     @discardableResult
     public func verify(key: PKey) throws -> Bool {
-        let pkey = try X509Support.publicKey(key)
         OpenSSLErrorQueue.clear()
+        let pkey = try X509Support.publicKey(key)
         let result = X509_REQ_verify(pointer, pkey)
         guard result > 0 else { throw CryptoError.fromQueue() }
         return true
@@ -112,9 +112,11 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             req = PEM_read_bio_X509_REQ(bio.pointer, nil, nil, nil)
         case .asn1:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             req = d2i_X509_REQ_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }

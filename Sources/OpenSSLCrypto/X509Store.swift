@@ -76,13 +76,13 @@ public final class X509Store: @unchecked Sendable {
     /// - Throws: `.invalidArgument` when both are nil; `.openSSL` when the file cannot be read or holds no
     ///   PEM certificate.
     public func loadLocations(caFile: String?, caPath: String? = nil) throws {
+        OpenSSLErrorQueue.clear()
         guard caFile != nil || caPath != nil else {
             throw CryptoError.invalidArgument("caFile and caPath cannot both be nil")
         }
         guard !(caFile?.utf8.contains(0) ?? false), !(caPath?.utf8.contains(0) ?? false) else {
             throw CryptoError.invalidArgument("path contains a NUL byte")
         }
-        OpenSSLErrorQueue.clear()
         let ok = Self.withOptionalCString(caFile) { file in
             Self.withOptionalCString(caPath) { path in X509_STORE_load_locations(pointer, file, path) }
         }

@@ -45,9 +45,9 @@ enum X509Support {
     /// Sets an `ASN1_TIME` from text `ASN1_TIME_set_string` accepts (`YYYYMMDDhhmmssZ`, `YYMMDDhhmmssZ`, and
     /// offset forms `...+hhmm`/`...-hhmm`); anything else is `.invalidArgument`.
     static func setTime(_ time: UnsafeMutablePointer<ASN1_TIME>?, _ text: String) throws {
+        OpenSSLErrorQueue.clear()
         guard let time else { throw CryptoError.invalidArgument("certificate has no validity field") }
         guard !text.utf8.contains(0) else { throw CryptoError.invalidArgument("Invalid string (contains NUL)") }
-        OpenSSLErrorQueue.clear()
         guard ASN1_TIME_set_string(time, text) == 1 else {
             OpenSSLErrorQueue.clear()
             throw CryptoError.invalidArgument("Invalid string: \(text)")

@@ -29,10 +29,10 @@ public enum Rand {
     /// `count` cryptographically strong random bytes (`rand.bytes`, `RAND_bytes`); `[]` for 0. A negative
     /// count is `.invalidArgument`; a generator failure `.openSSL` with the drained queue.
     public static func bytes(_ count: Int) throws(RandError) -> [UInt8] {
+        OpenSSLErrorQueue.clear()
         guard count >= 0 else { throw RandError.invalidArgument("num_bytes must not be negative") }
         guard count > 0 else { return [] }
         guard count <= Int(Int32.max) else { throw RandError.invalidArgument("num_bytes must fit in 32 bits") }
-        OpenSSLErrorQueue.clear()
         var output = [UInt8](repeating: 0, count: count)
         let ok = output.withUnsafeMutableBytes { RAND_bytes($0.baseAddress, Int32(count)) }
         guard ok == 1 else { throw RandError.fromQueue() }
@@ -66,6 +66,8 @@ public enum Rand {
     /// Always `.unsupported` (`rand.egd`): Debian's OpenSSL 3.0 is built with `OPENSSL_NO_EGD`, so the
     /// Entropy Gathering Daemon functions (`RAND_egd_bytes`) do not exist. The kernel already seeds OpenSSL.
     public static func egd(path: String, bytes: Int = 255) throws(RandError) -> Int {
+        // Nothing reaches OpenSSL, but the module-wide contract holds: the queue is empty after any throw.
+        OpenSSLErrorQueue.clear()
         throw RandError.unsupported(
             "EGD is not supported: OpenSSL 3.0 is built with OPENSSL_NO_EGD (no RAND_egd_bytes); "
                 + "the generator seeds itself from the kernel, use Rand.bytes or SystemRandomNumberGenerator")
@@ -74,6 +76,7 @@ public enum Rand {
     /// Always `.unsupported` (`rand.screen`): `RAND_screen` mixed the Windows screen contents into the
     /// generator; it never existed outside Windows and was removed in OpenSSL 1.1.0.
     public static func screen() throws(RandError) {
+        OpenSSLErrorQueue.clear()
         throw RandError.unsupported(
             "RAND_screen is Windows-only and was removed in OpenSSL 1.1.0; it does not exist in OpenSSL 3.0 on Linux")
     }
