@@ -37,13 +37,17 @@ extension X509 {
             guard let name = portcullis_sk_GENERAL_NAME_value(names, index) else { continue }
             var type: Int32 = 0
             let value = GENERAL_NAME_get0_value(name, &type)
+            // Only these four kinds hold an ASN1_STRING; the others point at different structures.
+            guard [GEN_DNS, GEN_URI, GEN_EMAIL, GEN_IPADD].contains(type) else {
+                result.append(.other)
+                continue
+            }
             let bytes = value.map { Self.stringBytes(UnsafePointer($0.assumingMemoryBound(to: ASN1_STRING.self))) } ?? []
             switch type {
             case GEN_DNS: result.append(.dns(String(decoding: bytes, as: UTF8.self)))
             case GEN_URI: result.append(.uri(String(decoding: bytes, as: UTF8.self)))
             case GEN_EMAIL: result.append(.email(String(decoding: bytes, as: UTF8.self)))
-            case GEN_IPADD: result.append(.ip(bytes))
-            default: result.append(.other)
+            default: result.append(.ip(bytes))
             }
         }
         return result

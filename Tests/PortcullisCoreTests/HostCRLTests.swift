@@ -132,6 +132,17 @@ struct CRLPKI: Sendable {
         #expect(revoked.serverError != nil)
         #expect(revoked.server.getVerifyResult() == Int(X509VerificationCode.ERR_CERT_REVOKED.rawValue))
         #expect("\(String(describing: revoked.serverError))".contains("certificate verify failed"))
+        // The alert the client gets (with TLS 1.3 on its first read: its side of the handshake had finished).
+        var alert: (any Error)? = revoked.clientError
+        if alert == nil {
+            do {
+                _ = try revoked.client.recv(16)
+                Issue.record("the revoked client read application data")
+            } catch {
+                alert = error
+            }
+        }
+        #expect("\(String(describing: alert))".contains("certificate revoked"), "\(String(describing: alert))")
     }
 
     @Test func withoutTheCRLTheSameCertificatePasses() throws {
