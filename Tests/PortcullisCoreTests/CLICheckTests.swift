@@ -103,6 +103,35 @@ import Testing
         #expect(missing.stderr.contains("/nonexistent/portcullis.toml: cannot read the configuration file: No such file or directory"))
     }
 
+    @Test func checkReportsACRLFileThatDoesNotParse() throws {
+        let pki = try HostPKI.shared()
+        let crl = try CRLPKI.shared()
+        func config(_ crlFile: String) throws -> String {
+            try writeConfig("""
+                [[listener]]
+                listen = "127.0.0.1:0"
+                [[host]]
+                name = "api"
+                certificate = "\(pki.api.certificate)"
+                key = "\(pki.api.key)"
+                backend = "127.0.0.1:8080"
+                client_verify = "require"
+                client_ca_file = "\(crl.ca.certificate)"
+                client_crl_file = "\(crlFile)"
+                """)
+        }
+        let good = try config(crl.crlAfter)
+        let accepted = try portcullis(["check", "--config", good])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+
+        let garbage = crl.directory + "/check-garbage-\(UUID().uuidString).crl"
+        try Data("-----BEGIN X509 CRL-----\nbm90IGEgQ1JM\n-----END X509 CRL-----\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        let broken = try config(garbage)
+        let refused = try portcullis(["check", "--config", broken])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("\(broken):10: host[0].client_crl_file: cannot read CRL file \(garbage)"), "\(refused.stderr)")
+    }
+
     @Test func checkCreatesTheFirstRunCertificateAndSaysSo() throws {
         let path = try writeConfig("""
             [[listener]]

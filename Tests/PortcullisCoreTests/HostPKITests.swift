@@ -68,19 +68,28 @@ struct HostPKI: Sendable {
             encryptedKey: path("www-encrypted.key"))
     }
 
-    static func openssl(_ arguments: [String]) throws {
+    /// Runs the `openssl` CLI; throws with its stderr when it exits non-zero. Returns its stdout.
+    @discardableResult
+    static func openssl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
+        // stdout goes to a file so that a large output and stderr can never both block on full pipes.
+        let outputPath = NSTemporaryDirectory() + "portcullis-openssl-\(UUID().uuidString).out"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else { throw HostTestFailure("cannot create \(outputPath)") }
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let outputHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = outputHandle
         let errors = Pipe()
         process.standardError = errors
         try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        let errorText = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try outputHandle.close()
         guard process.terminationStatus == 0 else {
-            throw HostTestFailure("openssl \(arguments.joined(separator: " ")): \(String(decoding: output, as: UTF8.self))")
+            throw HostTestFailure("openssl \(arguments.joined(separator: " ")): \(String(decoding: errorText, as: UTF8.self))")
         }
+        return String(decoding: try Data(contentsOf: URL(fileURLWithPath: outputPath)), as: UTF8.self)
     }
 }
 

@@ -104,10 +104,10 @@ import Testing
         stricter.client = ClientPolicyConfiguration(verify: .require, caFile: pki.ca.certificate)
         var renamed = base
         renamed.name = "api2"
-        let contexts = [base, stricter, renamed].map(HostTableCompiler.sessionIDContext(for:))
+        let contexts = try [base, stricter, renamed].map { try HostTableCompiler.sessionIDContext(for: $0) }
         #expect(Set(contexts).count == 3)
         #expect(contexts.allSatisfy { $0.count == 32 })
-        #expect(HostTableCompiler.sessionIDContext(for: base) == contexts[0])  // stable across compiles and instances
+        #expect(try HostTableCompiler.sessionIDContext(for: base) == contexts[0])  // stable across compiles and instances
         let table = try table(apiClient: stricter.client)
         #expect(Set(table.hosts.map(\.sessionIDContext)).count == table.hosts.count)
     }

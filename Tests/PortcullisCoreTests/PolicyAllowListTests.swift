@@ -62,9 +62,17 @@ import Testing
         #expect(policy(ou: ["ops"]).matchingEntry(for: names) == nil)
     }
 
-    @Test func malformedDERIsRejected() {
-        #expect(throws: CertificateNames.Malformed.self) { try CertificateNames.identity(der: [0x30, 0x05, 0x30]) }
-        #expect(throws: CertificateNames.Malformed.self) { try CertificateNames.identity(der: []) }
+    @Test func malformedOrDuplicatedSubjectAltNamesAreRejected() throws {
+        // Garbage where GeneralNames should be: no partial list to match against.
+        let garbage = try X509()
+        try garbage.getSubject().set(.commonName, "billing")
+        try garbage.addExtensions([try X509Extension(typeName: "subjectAltName", critical: false, value: "DER:01:02:03")])
+        #expect(throws: CryptoError.self) { try CertificateNames.identity(of: garbage) }
+        // A second subjectAltName (RFC 5280 forbids it) could hide names from whichever one is not read.
+        let pki = try HostPKI.shared()
+        let twice = try Crypto.loadCertificate(.pem, Array(try Data(contentsOf: URL(fileURLWithPath: pki.client.certificate))))
+        try twice.addExtensions([try X509Extension(typeName: "subjectAltName", critical: false, value: "DNS:other.example")])
+        #expect(throws: CryptoError.self) { try CertificateNames.identity(of: twice) }
     }
 
     // MARK: Through handshakes

@@ -6,9 +6,8 @@ import OpenSSLRand
 /// The self-signed certificate the sample configuration uses on first run, so that a fresh clone serves
 /// TLS at once: ECDSA P-256, SAN `localhost` and `127.0.0.1`, valid for 90 days, marked as not a CA.
 ///
-/// The key comes from OpenSSLCrypto's key generation and the signature from its `sign`; the certificate
-/// body is DER built here (the DER writer is a few lines; OpenSSLCrypto parses the result back, so a
-/// malformed encoding would fail loudly).
+/// Built entirely with OpenSSLCrypto (`PKey.generateKey(curve:)`, `X509`, `X509Extension`, `X509.sign`), so
+/// OpenSSL does every encoding.
 public enum DevelopmentCertificate {
     /// Writes `certificateFile` (PEM) and `keyFile` (PEM, mode 0600) unless both already exist. Returns true
     /// when it created them. Refuses to replace one of the pair when only the other exists.
@@ -22,12 +21,12 @@ public enum DevelopmentCertificate {
             throw CredentialLoader.Failure(description:
                 "only one of \(certificateFile) and \(keyFile) exists; remove it to let a development certificate be generated")
         }
-        let (certificatePEM, keyPEM) = try generate(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: [[127, 0, 0, 1]])
-        let directory = URL(fileURLWithPath: certificateFile).deletingLastPathComponent().path
-        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard manager.createFile(atPath: keyFile, contents: Data(keyPEM), attributes: [.posixPermissions: 0o600]) else {
-            throw CredentialLoader.Failure(description: "cannot write \(keyFile)")
+        let (certificatePEM, keyPEM) = try generate(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        for file in [certificateFile, keyFile] {
+            let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        try writeNewPrivateFile(keyFile, keyPEM)
         guard manager.createFile(atPath: certificateFile, contents: Data(certificatePEM), attributes: [.posixPermissions: 0o644]) else {
             throw CredentialLoader.Failure(description: "cannot write \(certificateFile)")
         }
@@ -37,39 +36,65 @@ public enum DevelopmentCertificate {
         return true
     }
 
-    /// A fresh key and a self-signed certificate for it, both PEM.
+    /// A fresh ECDSA P-256 key and a self-signed v3 certificate for it (SHA-256), both PEM.
+    ///
+    /// The certificate has a random 127-bit serial, is valid from an hour ago (clock skew) for `days`, and
+    /// carries `subjectAltName` (the DNS names, then the IP addresses), `basicConstraints` CA:FALSE and
+    /// `keyUsage` digitalSignature (both critical), `extendedKeyUsage` serverAuth and a
+    /// `subjectKeyIdentifier`.
+    ///
+    /// - Parameters:
+    ///   - dnsNames: host names for the SAN; no commas (OpenSSL's extension syntax separates on them).
+    ///   - ipAddresses: IPv4 or IPv6 addresses in text form (`127.0.0.1`, `::1`).
     public static func generate(
-        commonName: String, dnsNames: [String], ipAddresses: [[UInt8]], days: Int = 90
+        commonName: String, dnsNames: [String], ipAddresses: [String], days: Int = 90
     ) throws -> (certificate: [UInt8], key: [UInt8]) {
+        for entry in dnsNames + ipAddresses where entry.isEmpty || entry.contains(",") {
+            throw CredentialLoader.Failure(description: "invalid subjectAltName entry for a development certificate: \"\(entry)\"")
+        }
         let key = PKey()
         try key.generateKey(curve: Crypto.ellipticCurve(named: "prime256v1"))
-        let publicKeyInfo = try Crypto.dumpPublicKey(.asn1, key)
-        let now = Int(Date().timeIntervalSince1970)
+        let certificate = try X509()
+        try certificate.setVersion(2)
         var serial = try Rand.bytes(16)
-        serial[0] &= 0x7F
-        let ecdsaWithSHA256 = DER.sequence([DER.oid([1, 2, 840, 10045, 4, 3, 2])])
-        let name = DER.sequence([DER.set([DER.sequence([DER.oid([2, 5, 4, 3]), DER.utf8String(commonName)])])])
-        let subjectAltNames = DER.sequence(
-            dnsNames.map { DER.element(0x82, Array($0.utf8)) } + ipAddresses.map { DER.element(0x87, $0) })
-        let extensions = DER.element(0xA3, DER.sequence([
-            DER.sequence([DER.oid([2, 5, 29, 19]), DER.boolean(true), DER.octetString(DER.sequence([]))]),  // CA:FALSE
-            DER.sequence([DER.oid([2, 5, 29, 15]), DER.boolean(true), DER.octetString(DER.element(0x03, [0x07, 0x80]))]),  // digitalSignature
-            DER.sequence([DER.oid([2, 5, 29, 37]), DER.octetString(DER.sequence([DER.oid([1, 3, 6, 1, 5, 5, 7, 3, 1])]))]),  // serverAuth
-            DER.sequence([DER.oid([2, 5, 29, 17]), DER.octetString(subjectAltNames)]),
-        ]))
-        let tbs = DER.sequence([
-            DER.element(0xA0, DER.integer([2])),  // v3
-            DER.integer(serial),
-            ecdsaWithSHA256,
-            name,
-            DER.sequence([DER.time(unixSeconds: now - 3600), DER.time(unixSeconds: now + days * 86_400)]),
-            name,
-            publicKeyInfo,
-            extensions,
-        ])
-        let signature = try Crypto.sign(key: key, data: tbs, digest: "sha256")
-        let der = DER.sequence([tbs, ecdsaWithSHA256, DER.bitString(signature)])
-        let certificate = try Crypto.loadCertificate(.asn1, der)
+        serial[0] &= 0x7F  // positive, and at most 127 bits as RFC 5280 allows
+        try certificate.setSerialNumber(X509SerialNumber(bigEndianMagnitude: serial))
+        let name = try X509Name()
+        try name.set(.commonName, commonName)
+        try certificate.setSubject(name)
+        try certificate.setIssuer(name)
+        try certificate.gmtimeAdjNotBefore(-3600)
+        try certificate.gmtimeAdjNotAfter(days * 86_400)
+        try certificate.setPubkey(key)
+        let subjectAltName = (dnsNames.map { "DNS:\($0)" } + ipAddresses.map { "IP:\($0)" }).joined(separator: ",")
+        var extensions = [
+            try X509Extension(typeName: "basicConstraints", critical: true, value: "CA:FALSE"),
+            try X509Extension(typeName: "keyUsage", critical: true, value: "digitalSignature"),
+            try X509Extension(typeName: "extendedKeyUsage", critical: false, value: "serverAuth"),
+            try X509Extension(typeName: "subjectKeyIdentifier", critical: false, value: "hash", subject: certificate),
+        ]
+        if !subjectAltName.isEmpty {
+            extensions.append(try X509Extension(typeName: "subjectAltName", critical: false, value: subjectAltName))
+        }
+        try certificate.addExtensions(extensions)
+        try certificate.sign(key: key, digest: "sha256")
         return (try Crypto.dumpCertificate(.pem, certificate), try Crypto.dumpPrivateKey(.pem, key))
+    }
+
+    /// Creates `path` with mode 0600 from the start (`O_CREAT | O_EXCL`: never a moment readable by others
+    /// under a loose umask, and never through a symlink or over an existing file), then writes `bytes`.
+    private static func writeNewPrivateFile(_ path: String, _ bytes: [UInt8]) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw CredentialLoader.Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: Data(bytes))
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw CredentialLoader.Failure(description: "cannot write \(path): \(error)")
+        }
     }
 }

@@ -66,6 +66,40 @@ enum CredentialLoader {
         }
     }
 
+    /// Loads every CRL of `path` (PEM, one or more `X509 CRL` blocks; or one DER CRL) into `context`'s trust
+    /// store and turns on `CRL_CHECK`: the client certificate (the chain's leaf) must then be covered by a
+    /// current CRL from its issuer and not be listed in it. Intermediate CAs are not checked (that would be
+    /// `CRL_CHECK_ALL`, which fails every client whose chain has a CA without a CRL in the file).
+    ///
+    /// Certificates in the file are ignored, never trusted. Returns the SHA-256 of the file's bytes, which
+    /// goes into the host's session-id context.
+    static func installCRLs(_ path: String, into context: Context) throws -> [UInt8] {
+        let bytes = try readFile(path, what: "CRL file")
+        let crls: [CRL]
+        do {
+            crls = try Crypto.loadCRLs(containsPEMHeader(bytes) ? .pem : .asn1, bytes)
+        } catch {
+            throw Failure(description: "cannot read CRL file \(path) (expected PEM \"X509 CRL\" blocks or one DER CRL): \(describe(error))")
+        }
+        guard let store = context.getCertStore() else {
+            throw Failure(description: "cannot install CRL file \(path): the TLS context has no certificate store")
+        }
+        do {
+            for crl in crls { try store.addCRL(crl) }
+            try store.setFlags(.CRL_CHECK)
+        } catch {
+            throw Failure(description: "cannot install CRL file \(path): \(describe(error))")
+        }
+        return try Crypto.digest("sha256", bytes)
+    }
+
+    /// True when `bytes` contain a PEM `-----BEGIN ` line start (PEM may be preceded by text).
+    private static func containsPEMHeader(_ bytes: [UInt8]) -> Bool {
+        let marker = Array("-----BEGIN ".utf8)
+        guard bytes.count >= marker.count else { return false }
+        return (0...(bytes.count - marker.count)).contains { bytes[$0..<$0 + marker.count].elementsEqual(marker) }
+    }
+
     static func keyTypeName(_ type: Int32) -> String {
         switch type {
         case Crypto.TYPE_RSA: return "RSA"

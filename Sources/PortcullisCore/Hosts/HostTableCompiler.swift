@@ -76,14 +76,17 @@ struct HostTableCompiler {
         }
     }
 
-    /// 32 bytes (OpenSSL's maximum) derived from the host name and everything that decides which clients the
-    /// host accepts: a session made on one host never resumes on another host, nor on this host after its
-    /// policy changed. Equal across instances with the same configuration, so shared ticket keys work.
-    static func sessionIDContext(for host: HostConfiguration) -> [UInt8] {
-        let policy = ClientPolicy(host.client).fingerprintText(
+    /// 32 bytes (OpenSSL's maximum, a SHA-256) derived from the host name and everything that decides which
+    /// clients the host accepts: a session made on one host never resumes on another host, nor on this host
+    /// after its policy changed. `crlDigest` (the SHA-256 of the CRL file's contents) makes a new CRL end
+    /// resumption of older sessions, so every client is checked against it by a full handshake. Equal
+    /// across instances with the same configuration and files, so shared ticket keys work.
+    static func sessionIDContext(for host: HostConfiguration, crlDigest: [UInt8]? = nil) throws -> [UInt8] {
+        var policy = ClientPolicy(host.client).fingerprintText(
             caFile: host.client.caFile, caDirectory: host.client.caDirectory, crlFile: host.client.crlFile,
             depth: host.client.verifyDepth)
-        return SHA256.hash(Array("portcullis host\n\(host.name)\n\(policy)".utf8))
+        if let crlDigest { policy += "\ncrl-sha256=" + crlDigest.map { String(format: "%02x", $0) }.joined() }
+        return try Crypto.digest("sha256", Array("portcullis host\n\(host.name)\n\(policy)".utf8))
     }
 
     private mutating func compileHost(_ host: HostConfiguration, index: Int) -> Host? {
@@ -110,6 +113,7 @@ struct HostTableCompiler {
             attempt("\(path).groups", prefix: "unknown group in \"\(groups)\"") { try context.setGroupsList(groups) }
         }
         loadCertificates(host, path: path, into: context)
+        var crlDigest: [UInt8]?
         if host.client.verify != .none {
             attempt("\(path).client_ca_file", prefix: "cannot load client CAs") {
                 try context.loadVerifyLocations(caFile: host.client.caFile, caPath: host.client.caDirectory)
@@ -119,7 +123,7 @@ struct HostTableCompiler {
                 attempt("\(path).client_ca_file", prefix: "cannot read CA names from \(caFile)") { try context.loadClientCA(caFile) }
             }
             if let crlFile = host.client.crlFile {
-                loadCRL(crlFile, path: "\(path).client_crl_file", into: context)
+                crlDigest = loadCRLs(crlFile, path: "\(path).client_crl_file", into: context)
             }
             attempt(path) { try context.setVerify(verifyMode) }
             attempt("\(path).client_verify_depth") { try context.setVerifyDepth(depth) }
@@ -127,8 +131,11 @@ struct HostTableCompiler {
         if let ticketKeys {
             attempt("global.ticket_key_files") { try context.setTicketKeys(ticketKeys) }
         }
-        let sessionIDContext = Self.sessionIDContext(for: host)
-        attempt(path) { try context.setSessionId(sessionIDContext) }
+        var sessionIDContext: [UInt8] = []
+        attempt(path) {
+            sessionIDContext = try Self.sessionIDContext(for: host, crlDigest: crlDigest)
+            try context.setSessionId(sessionIDContext)
+        }
         if !host.tls.alpn.isEmpty {
             let preference = host.tls.alpn.map { Array($0.utf8) }
             attempt("\(path).alpn") {
@@ -187,11 +194,14 @@ struct HostTableCompiler {
         }
     }
 
-    private mutating func loadCRL(_ crlFile: String, path: String, into context: Context) {
+    /// Installs the CRLs of `crlFile` in the host context's store; returns the file's SHA-256 (nil after a
+    /// reported failure).
+    private mutating func loadCRLs(_ crlFile: String, path: String, into context: Context) -> [UInt8]? {
         do {
-            try CredentialLoader.installCRL(crlFile, into: context)
+            return try CredentialLoader.installCRLs(crlFile, into: context)
         } catch {
             report(path, "\(error)")
+            return nil
         }
     }
 
@@ -231,7 +241,7 @@ struct HostTableCompiler {
             _ = try context.setMode(SSL.MODE_RELEASE_BUFFERS)
             try context.setMinProtoVersion(minVersion.rawValue)
             try context.setMaxProtoVersion(maxVersion?.rawValue ?? 0)
-            try context.setSessionId(SHA256.hash(Array("portcullis listener\n\(listener.name)".utf8)))
+            try context.setSessionId(Crypto.digest("sha256", Array("portcullis listener\n\(listener.name)".utf8)))
             if listener.session.cacheSize == 0 {
                 try context.setSessionCacheMode(SSL.SESS_CACHE_OFF)
             } else {
