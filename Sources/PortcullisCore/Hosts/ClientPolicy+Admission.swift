@@ -17,7 +17,7 @@ extension Host {
         }
         let result = connection.getVerifyResult()
         guard result == 0 else {
-            return .deny("client certificate did not verify: \(VerifyResultText.describe(result))")
+            return .deny("client certificate did not verify: \(X509VerificationCode(rawValue: Int32(result)).message)")
         }
         guard policy.hasAllowList else { return .allow }
         let identity: ClientIdentity

@@ -1,5 +1,6 @@
 internal import CPortcullisSystem
 internal import Glibc
+import OpenSSLCrypto
 import OpenSSLSSL
 
 /// One proxied client connection, from `accept` to close, driven by its worker's event loop. Read it top to
@@ -123,7 +124,12 @@ final class ProxyConnection: LoopTimerTarget {
         case .closed, .unexpectedEOF:
             finish(.clientClosedDuringHandshake)
         case .failed(let error):
-            finish(.handshakeFailed(Self.describe(error)))
+            // A refused client certificate fails the handshake with OpenSSL's generic "certificate verify
+            // failed"; the verify result says why (expired, revoked, unknown CA), which is what operators need.
+            let verifyResult = tls.getVerifyResult()
+            let detail = verifyResult == 0 ? Self.describe(error)
+                : "client certificate verify failed: \(X509VerificationCode(rawValue: Int32(verifyResult)).message)"
+            finish(.handshakeFailed(detail))
         }
     }
 
@@ -622,7 +628,10 @@ final class ProxyConnection: LoopTimerTarget {
         if let certificate = tls.getPeerCertificate() {
             // OpenSSL's one-line form (`/C=../O=../CN=..`), as HAProxy's ssl_c_s_dn logs it.
             record.clientSubject = certificate.getSubject().oneline
-            record.clientVerify = VerifyResultText.describe(tls.getVerifyResult())
+        }
+        let verifyResult = tls.getVerifyResult()
+        if record.clientSubject != nil || verifyResult != 0 {
+            record.clientVerify = X509VerificationCode(rawValue: Int32(verifyResult)).message
         }
         record.backend = backendLabel
         record.bytesFromClient = bytesFromClient
