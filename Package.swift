@@ -37,6 +37,8 @@ let package = Package(
             name: "PortcullisCore",
             dependencies: [
                 "OpenSSLSSL", "OpenSSLCrypto", "CPortcullisSystem",
+                // Serial numbers of the first-run development certificate.
+                "OpenSSLRand",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -45,6 +47,8 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "PortcullisCore", "OpenSSLSSL", "OpenSSLCrypto",
+                // Only for the OPENSSL_VERSION_TEXT constant `portcullis version` prints (the headers built against).
+                "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -9,12 +9,16 @@ public struct OpenSSLErrorEntry: Sendable, Hashable, CustomStringConvertible {
     public let reason: String
     /// The packed `ERR_get_error()` code, for callers that want `ERR_GET_REASON`-style matching.
     public let code: UInt
+    /// The free-text detail OpenSSL attached to the entry (`ERR_TXT_STRING`), for example
+    /// `"Global default library context, Algorithm (RC2-40-CBC : 0), Properties ()"`; empty when none.
+    public let data: String
 
-    public init(library: String, function: String, reason: String, code: UInt = 0) {
+    public init(library: String, function: String, reason: String, code: UInt = 0, data: String = "") {
         self.library = library
         self.function = function
         self.reason = reason
         self.code = code
+        self.data = data
     }
 
     public var description: String { "(\(library), \(function), \(reason))" }
@@ -29,9 +33,12 @@ package enum OpenSSLErrorQueue {
     package static func drain() -> [OpenSSLErrorEntry] {
         var entries: [OpenSSLErrorEntry] = []
         while true {
-            let code = ERR_get_error()
+            var data: UnsafePointer<CChar>?
+            var flags: Int32 = 0
+            let code = ERR_get_error_all(nil, nil, nil, &data, &flags)
             if code == 0 { break }
-            entries.append(entry(for: code))
+            let text = (flags & ERR_TXT_STRING) != 0 ? data.map { String(cString: $0) } ?? "" : ""
+            entries.append(entry(for: code, data: text))
         }
         return entries
     }
@@ -44,7 +51,7 @@ package enum OpenSSLErrorQueue {
     /// True when the queue holds nothing.
     package static var isEmpty: Bool { ERR_peek_error() == 0 }
 
-    private static func entry(for code: UInt) -> OpenSSLErrorEntry {
+    private static func entry(for code: UInt, data: String) -> OpenSSLErrorEntry {
         let library = ERR_lib_error_string(code).map { String(cString: $0) } ?? ""
         let function = ERR_func_error_string(code).map { String(cString: $0) } ?? ""
         let reason: String
@@ -53,7 +60,7 @@ package enum OpenSSLErrorQueue {
         } else {
             reason = "reason(\(code & 0x7FFFFF))"
         }
-        return OpenSSLErrorEntry(library: library, function: function, reason: reason, code: code)
+        return OpenSSLErrorEntry(library: library, function: function, reason: reason, code: code, data: data)
     }
 }
 

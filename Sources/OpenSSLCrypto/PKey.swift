@@ -1,6 +1,8 @@
 internal import COpenSSL
 
 /// A public or private key (pyOpenSSL's `crypto.PKey`). Owns one `EVP_PKEY *` and frees it in `deinit`.
+///
+/// Not thread-safe while it is being regenerated; a key that is only used for signing or dumping may be shared.
 public final class PKey: @unchecked Sendable {
     /// The owned `EVP_PKEY *`, or nil for the empty container pyOpenSSL's `PKey()` makes.
     package private(set) var pointer: OpaquePointer?
@@ -29,95 +31,135 @@ public final class PKey: @unchecked Sendable {
     deinit {
         if let pointer { EVP_PKEY_free(pointer) }
     }
-}
 
-/// How an encrypted private key's passphrase is supplied. Loading never prompts on the terminal: without a
-/// passphrase an encrypted key fails with an OpenSSL error.
-public enum Passphrase {
-    /// The passphrase bytes (NULs allowed: the explicit length is passed).
-    case bytes([UInt8])
-    /// Called with `true` when the passphrase is being set (writing) and `false` when reading. An error it
-    /// throws is rethrown from the loading call.
-    case callback((Bool) throws -> [UInt8])
+    /// The held key, or `.invalidArgument` for an empty container.
+    package func requirePointer(_ operation: String) throws(CryptoError) -> OpaquePointer {
+        guard let pointer else { throw CryptoError.invalidArgument("\(operation): the key is uninitialized") }
+        return pointer
+    }
 
-    public static func string(_ text: String) -> Passphrase { .bytes(Array(text.utf8)) }
-}
+    /// The OpenSSL key type id (`EVP_PKEY_get_id`): `Crypto.TYPE_RSA` (6), `TYPE_DSA` (116), `TYPE_EC` (408),
+    /// `TYPE_ED25519` (1087), ...; 0 for an empty container.
+    public func type() -> Int32 {
+        guard let pointer else { return 0 }
+        return EVP_PKEY_get_id(pointer)
+    }
 
-/// Context handed to OpenSSL's `pem_password_cb` through its `void *` argument.
-package final class PassphraseBox {
-    package let passphrase: Passphrase?
-    package var error: (any Error)?
-    package init(_ passphrase: Passphrase?) { self.passphrase = passphrase }
+    /// The key size in bits (`EVP_PKEY_get_bits`); 0 for an empty container.
+    public func bits() -> Int {
+        guard let pointer else { return 0 }
+        return Int(EVP_PKEY_get_bits(pointer))
+    }
 
-    /// Runs `body` with the user-data pointer for `passphraseTrampoline`, then rethrows the callback's own
-    /// error if it threw.
-    static func with<R>(
-        _ passphrase: Passphrase?,
-        _ body: (UnsafeMutableRawPointer) throws -> R
-    ) throws -> R {
-        let box = PassphraseBox(passphrase)
-        let result = try withExtendedLifetime(box) {
-            try body(Unmanaged.passUnretained(box).toOpaque())
+    /// Generates a new key pair into this container, replacing what it held (`PKey.generate_key`).
+    ///
+    /// - `Crypto.TYPE_RSA`: an RSA key of `bits` bits with public exponent 65537; `bits <= 0` is
+    ///   `.invalidArgument`.
+    /// - `Crypto.TYPE_DSA`: fresh DSA parameters of `bits` bits (FIPS 186-2 style, so 512 and 576 work as in
+    ///   pyOpenSSL), then a key.
+    /// - `Crypto.TYPE_ED25519` / `Crypto.TYPE_ED448`: `bits` must be 0 or the curve's size (253 / 456).
+    /// - anything else is `.invalidArgument("No such key type")`; use `generateKey(curve:)` for EC keys.
+    public func generateKey(type: Int32, bits: Int) throws {
+        OpenSSLErrorQueue.clear()
+        let key: OpaquePointer
+        switch type {
+        case Crypto.TYPE_RSA:
+            guard bits > 0 else { throw CryptoError.invalidArgument("Invalid number of bits") }
+            guard bits <= Int(Int32.max) else { throw CryptoError.invalidArgument("Invalid number of bits") }
+            key = try KeyGeneration.generate(algorithm: "RSA") { ctx throws(CryptoError) in
+                guard EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(bits)) > 0 else { throw CryptoError.fromQueue() }
+            }
+        case Crypto.TYPE_DSA:
+            guard bits > 0, bits <= Int(Int32.max) else { throw CryptoError.invalidArgument("Invalid number of bits") }
+            key = try KeyGeneration.generateDSA(bits: Int32(bits))
+        case Crypto.TYPE_ED25519, Crypto.TYPE_ED448:
+            let natural = type == Crypto.TYPE_ED25519 ? 253 : 456
+            guard bits == 0 || bits == natural else {
+                throw CryptoError.invalidArgument("Ed25519/Ed448 keys have a fixed size (\(natural) bits); pass 0")
+            }
+            key = try KeyGeneration.generate(algorithm: type == Crypto.TYPE_ED25519 ? "ED25519" : "ED448") { _ throws(CryptoError) in }
+        default:
+            throw CryptoError.invalidArgument("No such key type (\(type)); use generateKey(curve:) for EC keys")
         }
-        if let error = box.error {
-            OpenSSLErrorQueue.clear()
-            throw error
-        }
-        return result
+        replace(with: key, publicOnly: false)
     }
-}
 
-/// The only `pem_password_cb` the module installs: never prompts, returns -1 (failure) without a passphrase.
-/// Its user data is the pointer `PassphraseBox.with` provides.
-func passphraseTrampoline(
-    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ rwflag: Int32, _ userdata: UnsafeMutableRawPointer?
-) -> Int32 {
-    guard let buffer, let userdata else { return -1 }
-    let box = Unmanaged<PassphraseBox>.fromOpaque(userdata).takeUnretainedValue()
-    let bytes: [UInt8]
-    switch box.passphrase {
-    case .none: return -1
-    case .bytes(let value): bytes = value
-    case .callback(let callback):
-        do { bytes = try callback(rwflag != 0) } catch {
-            box.error = error
-            return -1
+    /// Generates a new EC key on `curve` into this container, replacing what it held.
+    public func generateKey(curve: EllipticCurve) throws {
+        OpenSSLErrorQueue.clear()
+        let key = try KeyGeneration.generate(algorithm: "EC") { ctx throws(CryptoError) in
+            guard EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, curve.nid) > 0 else { throw CryptoError.fromQueue() }
         }
+        replace(with: key, publicOnly: false)
     }
-    guard bytes.count <= Int(size) else {
-        box.error = CryptoError.invalidArgument("passphrase returned by callback is too long (\(bytes.count) > \(size) bytes)")
-        return -1
+
+    /// Checks an RSA private key's consistency (`PKey.check`, backed by `EVP_PKEY_check`): returns true, or
+    /// throws `.openSSL` with the reasons the key is broken.
+    ///
+    /// Refusals, kept distinct as pyOpenSSL does:
+    /// - an empty container or a public-only key: `.invalidArgument` (there is no private half to check);
+    /// - a key that is not RSA: `.unsupported("Only RSA keys can currently be checked.")`.
+    public func check() throws -> Bool {
+        guard let pointer else { throw CryptoError.invalidArgument("key is uninitialized: nothing to check") }
+        if isPublicOnly { throw CryptoError.invalidArgument("public key only: check() needs the private half") }
+        guard EVP_PKEY_get_base_id(pointer) == Crypto.TYPE_RSA else {
+            throw CryptoError.unsupported("Only RSA keys can currently be checked.")
+        }
+        OpenSSLErrorQueue.clear()
+        guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pointer, nil) else { throw CryptoError.fromQueue() }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        guard EVP_PKEY_check(ctx) == 1 else { throw CryptoError.fromQueue() }
+        return true
     }
-    bytes.withUnsafeBytes { raw in
-        UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
-    }
-    return Int32(bytes.count)
 }
 
 extension Crypto {
-    /// Parses a PEM (possibly encrypted) or DER private key (`crypto.load_privatekey`).
-    public static func loadPrivateKey(
-        _ type: FileType, _ buffer: some Collection<UInt8>, passphrase: Passphrase? = nil
-    ) throws -> PKey {
-        OpenSSLErrorQueue.clear()
-        let bio = try MemoryBIO(buffer)
-        let key: OpaquePointer?
-        switch type {
-        case .pem:
-            key = try PassphraseBox.with(passphrase) { userdata in
-                PEM_read_bio_PrivateKey(bio.pointer, nil, passphraseTrampoline, userdata)
-            }
-        case .asn1:
-            if passphrase != nil { throw CryptoError.invalidArgument("passphrase is only supported for PEM encoded private keys") }
-            key = d2i_PrivateKey_bio(bio.pointer, nil)
-        case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
-        }
-        guard let key else { throw CryptoError.fromQueue() }
-        return PKey(owning: key, publicOnly: false)
+    /// `EVP_PKEY_RSA` (6).
+    public static let TYPE_RSA: Int32 = EVP_PKEY_RSA
+    /// `EVP_PKEY_DSA` (116).
+    public static let TYPE_DSA: Int32 = EVP_PKEY_DSA
+    /// `EVP_PKEY_DH` (28).
+    public static let TYPE_DH: Int32 = EVP_PKEY_DH
+    /// `EVP_PKEY_EC` (408).
+    public static let TYPE_EC: Int32 = EVP_PKEY_EC
+    /// `EVP_PKEY_ED25519` (1087).
+    public static let TYPE_ED25519: Int32 = EVP_PKEY_ED25519
+    /// `EVP_PKEY_ED448` (1088).
+    public static let TYPE_ED448: Int32 = EVP_PKEY_ED448
+}
+
+/// The `EVP_PKEY_CTX` keygen steps (`EVP_RSA_gen`/`EVP_EC_gen` are variadic macros Swift cannot call).
+private enum KeyGeneration {
+    /// Runs keygen for `algorithm`, letting `configure` set its parameters, and returns the new key (owned).
+    static func generate(
+        algorithm: String, configure: (OpaquePointer) throws(CryptoError) -> Void
+    ) throws(CryptoError) -> OpaquePointer {
+        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else { throw CryptoError.fromQueue() }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        guard EVP_PKEY_keygen_init(ctx) > 0 else { throw CryptoError.fromQueue() }
+        try configure(ctx)
+        var key: OpaquePointer?
+        guard EVP_PKEY_generate(ctx, &key) > 0, let key else { throw CryptoError.fromQueue() }
+        return key
     }
 
-    /// Parses a private key given as PEM text.
-    public static func loadPrivateKey(_ type: FileType, _ text: String, passphrase: Passphrase? = nil) throws -> PKey {
-        try loadPrivateKey(type, Array(text.utf8), passphrase: passphrase)
+    /// DSA needs parameters first. FIPS 186-2 generation is chosen so the small sizes pyOpenSSL's tests use
+    /// (512, 576 bits) are accepted, as `DSA_generate_parameters_ex` accepted them.
+    static func generateDSA(bits: Int32) throws(CryptoError) -> OpaquePointer {
+        guard let paramCtx = EVP_PKEY_CTX_new_from_name(nil, "DSA", nil) else { throw CryptoError.fromQueue() }
+        defer { EVP_PKEY_CTX_free(paramCtx) }
+        guard EVP_PKEY_paramgen_init(paramCtx) > 0,
+              EVP_PKEY_CTX_set_dsa_paramgen_type(paramCtx, "fips186_2") > 0,
+              EVP_PKEY_CTX_set_dsa_paramgen_bits(paramCtx, bits) > 0
+        else { throw CryptoError.fromQueue() }
+        var params: OpaquePointer?
+        guard EVP_PKEY_paramgen(paramCtx, &params) > 0, let params else { throw CryptoError.fromQueue() }
+        defer { EVP_PKEY_free(params) }
+        guard let keyCtx = EVP_PKEY_CTX_new_from_pkey(nil, params, nil) else { throw CryptoError.fromQueue() }
+        defer { EVP_PKEY_CTX_free(keyCtx) }
+        guard EVP_PKEY_keygen_init(keyCtx) > 0 else { throw CryptoError.fromQueue() }
+        var key: OpaquePointer?
+        guard EVP_PKEY_generate(keyCtx, &key) > 0, let key else { throw CryptoError.fromQueue() }
+        return key
     }
 }

@@ -100,10 +100,16 @@ public final class Connection {
         if pendingCallbackError == nil { pendingCallbackError = error }
     }
 
-    /// Returns and clears the recorded callback error.
+    /// The callback error that aborted this connection, once delivered. Every later I/O step fails with it
+    /// again without calling OpenSSL, so a handshake a callback refused can never continue.
+    package private(set) var callbackFailure: (any Error)?
+
+    /// Returns the callback error to rethrow now, if any: a newly recorded one (which becomes the sticky
+    /// `callbackFailure`) or the earlier one.
     package func takeCallbackError() -> (any Error)? {
-        guard let error = pendingCallbackError else { return nil }
+        guard let error = pendingCallbackError else { return callbackFailure }
         pendingCallbackError = nil
+        callbackFailure = error
         return error
     }
 

@@ -1,5 +1,5 @@
 internal import COpenSSL
-public import OpenSSLCrypto
+internal import OpenSSLCrypto
 
 /// The Swift callbacks installed on one Connection (not on its Context). Held by the Connection, so they live
 /// exactly as long as the `SSL *` whose C trampolines call them.
@@ -10,19 +10,19 @@ package struct ConnectionCallbacks {
 }
 
 extension Connection {
-    /// A certificate verification callback: `(connection, certificate, X509_V_* error, depth, preverifyOK)`,
-    /// returning whether the certificate is acceptable (pyOpenSSL's `set_verify` callback).
-    ///
-    /// Returning `true` clears the error (`X509_V_OK`). Throwing aborts the handshake; the error is rethrown,
-    /// unchanged, from the call that drove it (`doHandshake`, `handshakeStep`, `recv`, ...).
-    public typealias VerifyCallback = (Connection, X509, Int32, Int32, Bool) throws -> Bool
+    /// A certificate verification callback, the same type as the Context's (see `Context.VerifyCallback`):
+    /// `(connection, certificate, X509_V_* error, depth, preverifyOK) -> accept`. Returning `true` clears the
+    /// error (`X509_V_OK`); throwing aborts the handshake and the error is rethrown, unchanged, from the call
+    /// that drove it (`doHandshake`, `handshakeStep`, `recv`, ...).
+    public typealias VerifyCallback = Context.VerifyCallback
     /// An info callback: `(connection, where (SSL_CB_* bits), ret)`. OpenSSL cannot be stopped from an info
     /// callback, so an error it throws is recorded and rethrown when the driving call returns; the handshake
     /// must then be abandoned.
     public typealias InfoCallback = (Connection, Int32, Int32) throws -> Void
 
     /// Overrides the Context's verification for this connection only (`Connection.set_verify`):
-    /// `mode` is a combination of `SSL.VERIFY_*` bits. Without a callback OpenSSL's own verdict stands.
+    /// `mode` is a combination of `SSL.VERIFY_*` bits. Without a callback OpenSSL's own verdict stands (the
+    /// Context's callback is no longer called for this connection). The Context is not changed.
     public func setVerify(_ mode: Int32, callback: VerifyCallback? = nil) {
         connectionCallbacks.verify = callback
         SSL_set_verify(pointer, mode, callback == nil ? nil : connectionVerifyTrampoline)
@@ -62,11 +62,14 @@ private func connectionVerifyTrampoline(_ preverifyOK: Int32, _ storeContext: Op
             X509_STORE_CTX_set_error(storeContext, X509_V_OK)
             return 1
         }
-        return 0
     } catch {
         connection.recordCallbackError(error)
-        return 0
     }
+    // A rejection must never leave "OK" as the recorded verify result.
+    if X509_STORE_CTX_get_error(storeContext) == X509_V_OK {
+        X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
+    }
+    return 0
 }
 
 /// Info callback trampoline (`SSL_set_info_callback`).

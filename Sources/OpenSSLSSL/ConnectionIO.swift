@@ -90,8 +90,10 @@ extension Connection {
             return .closed
         case SSL_ERROR_SYSCALL:
             if OpenSSLErrorQueue.isEmpty {
-                // pyOpenSSL: a negative return with errno set is a transport error, anything else is EOF.
-                if ret < 0, savedErrno != 0 {
+                // pyOpenSSL: errno set means a transport error, otherwise EOF. (pyOpenSSL also requires a
+                // negative return, but the `_ex` calls return 0 on every failure; errno is zeroed before each
+                // call, so it is only set when the transport failed.)
+                if savedErrno != 0 {
                     return .failed(SSLError.sysCall(errno: savedErrno, message: errnoName(savedErrno)))
                 }
                 return .unexpectedEOF

@@ -20,8 +20,23 @@ public final class Context: @unchecked Sendable {
     // Callback and wrapper state. Written only while the Context is mutable (each setter calls
     // `ensureMutable()` first), read by the C trampolines afterwards: no synchronisation is needed once frozen.
     var verifyCallback: VerifyCallbackBox?
+    var serverNameCallback: ServerNameCallback?
+    var alpnSelectCallback: ALPNSelectCallback?
+    var infoCallback: InfoCallback?
+    var keylogCallback: KeylogCallback?
+    var clientHelloCallback: ClientHelloCallback?
+    var ocspCallback: OCSPCallbackBox?
+    var cookieGenerateCallback: CookieGenerateCallback?
+    var cookieVerifyCallback: CookieVerifyCallback?
+    var npnAdvertiseCallback: NPNAdvertiseCallback?
+    var npnSelectCallback: NPNSelectCallback?
     /// The passphrase source for encrypted keys loaded through this Context (never the terminal).
     let passwordBox = PasswordCallbackBox()
+    /// The session-ticket keys (nil = OpenSSL's own random per-Context keys). Swapped whole by
+    /// `setTicketKeys`, also on a frozen Context; read once per ticket by the C callback.
+    let ticketKeyRing = Mutex<TicketKeyRing?>(nil)
+    /// True once `setTicketKeys` installed the C callback (only ever set before freezing).
+    var ticketCallbackInstalled = false
     /// pyOpenSSL's `get_app_data`/`set_app_data` storage (never handed to OpenSSL).
     public private(set) var appData: Any?
 
@@ -48,20 +63,20 @@ public final class Context: @unchecked Sendable {
     public convenience init(method: SSL.Method) throws {
         OpenSSLErrorQueue.clear()
         let (sslMethod, pinned) = method.openSSLMethod
-        guard let ctx = SSL_CTX_new(sslMethod) else { throw SSLError.drainingQueue("SSL_CTX_new") }
+        guard let ctx = SSL_CTX_new(sslMethod) else { throw SSLError.fromQueue("SSL_CTX_new") }
         self.init(owning: ctx)
-        let minimum = pinned != 0 ? pinned : (method.isDatagram ? 0 : TLS1_2_VERSION)
+        let minimum = pinned != 0 ? pinned : (method.isDatagram ? 0 : COpenSSL.TLS1_2_VERSION)
         if minimum != 0 {
             guard portcullis_SSL_CTX_set_min_proto_version(ctx, minimum) == 1 else {
-                throw SSLError.drainingQueue("SSL_CTX_set_min_proto_version")
+                throw SSLError.fromQueue("SSL_CTX_set_min_proto_version")
             }
         }
         if pinned != 0 {
             guard portcullis_SSL_CTX_set_max_proto_version(ctx, pinned) == 1 else {
-                throw SSLError.drainingQueue("SSL_CTX_set_max_proto_version")
+                throw SSLError.fromQueue("SSL_CTX_set_max_proto_version")
             }
         }
-        _ = portcullis_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        _ = portcullis_SSL_CTX_set_mode(ctx, Int(COpenSSL.SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
     }
 
     /// `Context(method)` for a numeric pyOpenSSL method value. 1 (SSLv2) and 2 (SSLv3) throw

@@ -10,7 +10,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_use_certificate(pointer, certificate.pointer) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_use_certificate")
+            throw SSLError.fromQueue("SSL_CTX_use_certificate")
         }
     }
 
@@ -20,7 +20,7 @@ extension Context {
         guard type != .text else { throw SSLError.invalidArgument("filetype must be FILETYPE_PEM or FILETYPE_ASN1") }
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_use_certificate_file(pointer, path, type.rawValue) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_use_certificate_file")
+            throw SSLError.fromQueue("SSL_CTX_use_certificate_file")
         }
     }
 
@@ -29,7 +29,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         let ok = try passwordBox.run { SSL_CTX_use_certificate_chain_file(pointer, path) }
-        guard ok == 1 else { throw SSLError.drainingQueue("SSL_CTX_use_certificate_chain_file") }
+        guard ok == 1 else { throw SSLError.fromQueue("SSL_CTX_use_certificate_chain_file") }
     }
 
     /// Appends a certificate sent after the leaf (`SSL_CTX_add_extra_chain_cert`). The Context keeps its own
@@ -40,7 +40,7 @@ extension Context {
         X509_up_ref(certificate.pointer)
         guard portcullis_SSL_CTX_add_extra_chain_cert(pointer, certificate.pointer) == 1 else {
             X509_free(certificate.pointer)
-            throw SSLError.drainingQueue("SSL_CTX_add_extra_chain_cert")
+            throw SSLError.fromQueue("SSL_CTX_add_extra_chain_cert")
         }
     }
 
@@ -51,7 +51,7 @@ extension Context {
         guard let keyPointer = key.pointer else { throw SSLError.invalidArgument("the PKey holds no key") }
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_use_PrivateKey(pointer, keyPointer) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_use_PrivateKey")
+            throw SSLError.fromQueue("SSL_CTX_use_PrivateKey")
         }
     }
 
@@ -63,7 +63,7 @@ extension Context {
         guard type != .text else { throw SSLError.invalidArgument("filetype must be FILETYPE_PEM or FILETYPE_ASN1") }
         OpenSSLErrorQueue.clear()
         let ok = try passwordBox.run { SSL_CTX_use_PrivateKey_file(pointer, path, type.rawValue) }
-        guard ok == 1 else { throw SSLError.drainingQueue("SSL_CTX_use_PrivateKey_file") }
+        guard ok == 1 else { throw SSLError.fromQueue("SSL_CTX_use_PrivateKey_file") }
     }
 
     /// Checks that the private key matches the certificate (`SSL_CTX_check_private_key`); throws on mismatch.
@@ -71,7 +71,7 @@ extension Context {
     public func checkPrivateKey() throws {
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_check_private_key(pointer) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_check_private_key")
+            throw SSLError.fromQueue("SSL_CTX_check_private_key")
         }
     }
 }

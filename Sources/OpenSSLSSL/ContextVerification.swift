@@ -13,7 +13,7 @@ extension Context {
         }
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_load_verify_locations(pointer, caFile, caPath) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_load_verify_locations")
+            throw SSLError.fromQueue("SSL_CTX_load_verify_locations")
         }
     }
 
@@ -23,7 +23,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_set_default_verify_paths(pointer) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_set_default_verify_paths")
+            throw SSLError.fromQueue("SSL_CTX_set_default_verify_paths")
         }
     }
 
@@ -49,7 +49,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard let names = SSL_load_client_CA_file(caFile) else {
-            throw SSLError.drainingQueue("SSL_load_client_CA_file")
+            throw SSLError.fromQueue("SSL_load_client_CA_file")
         }
         SSL_CTX_set_client_CA_list(pointer, names)
     }
@@ -59,16 +59,16 @@ extension Context {
     public func setClientCAList(_ names: [X509Name]) throws {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
-        guard let stack = portcullis_sk_X509_NAME_new_null() else { throw SSLError.drainingQueue("sk_X509_NAME_new_null") }
+        guard let stack = portcullis_sk_X509_NAME_new_null() else { throw SSLError.fromQueue("sk_X509_NAME_new_null") }
         for name in names {
             guard let copy = X509_NAME_dup(name.pointer) else {
                 portcullis_sk_X509_NAME_pop_free(stack)
-                throw SSLError.drainingQueue("X509_NAME_dup")
+                throw SSLError.fromQueue("X509_NAME_dup")
             }
             guard portcullis_sk_X509_NAME_push(stack, copy) > 0 else {
                 X509_NAME_free(copy)
                 portcullis_sk_X509_NAME_pop_free(stack)
-                throw SSLError.drainingQueue("sk_X509_NAME_push")
+                throw SSLError.fromQueue("sk_X509_NAME_push")
             }
         }
         SSL_CTX_set_client_CA_list(pointer, stack)
@@ -79,7 +79,7 @@ extension Context {
         try ensureMutable()
         OpenSSLErrorQueue.clear()
         guard SSL_CTX_add_client_CA(pointer, certificate.pointer) == 1 else {
-            throw SSLError.drainingQueue("SSL_CTX_add_client_CA")
+            throw SSLError.fromQueue("SSL_CTX_add_client_CA")
         }
     }
 

@@ -7,20 +7,20 @@ internal import COpenSSLShim
 /// modes and session-cache modes are `Int` (C `long`), options are `UInt64` (`uint64_t` on 3.0).
 extension SSL {
     // MARK: Verify modes (Context.setVerify / Connection.setVerify)
-    public static let VERIFY_NONE: Int32 = SSL_VERIFY_NONE
-    public static let VERIFY_PEER: Int32 = SSL_VERIFY_PEER
-    public static let VERIFY_FAIL_IF_NO_PEER_CERT: Int32 = SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-    public static let VERIFY_CLIENT_ONCE: Int32 = SSL_VERIFY_CLIENT_ONCE
-    public static let VERIFY_POST_HANDSHAKE: Int32 = SSL_VERIFY_POST_HANDSHAKE
+    public static let VERIFY_NONE: Int32 = COpenSSL.SSL_VERIFY_NONE
+    public static let VERIFY_PEER: Int32 = COpenSSL.SSL_VERIFY_PEER
+    public static let VERIFY_FAIL_IF_NO_PEER_CERT: Int32 = COpenSSL.SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+    public static let VERIFY_CLIENT_ONCE: Int32 = COpenSSL.SSL_VERIFY_CLIENT_ONCE
+    public static let VERIFY_POST_HANDSHAKE: Int32 = COpenSSL.SSL_VERIFY_POST_HANDSHAKE
 
     // MARK: Protocol versions (setMinProtoVersion / setMaxProtoVersion; 0 = no limit)
-    public static let SSL3_VERSION: Int32 = SSL3_VERSION
-    public static let TLS1_VERSION: Int32 = TLS1_VERSION
-    public static let TLS1_1_VERSION: Int32 = TLS1_1_VERSION
-    public static let TLS1_2_VERSION: Int32 = TLS1_2_VERSION
-    public static let TLS1_3_VERSION: Int32 = TLS1_3_VERSION
-    public static let DTLS1_VERSION: Int32 = DTLS1_VERSION
-    public static let DTLS1_2_VERSION: Int32 = DTLS1_2_VERSION
+    public static let SSL3_VERSION: Int32 = COpenSSL.SSL3_VERSION
+    public static let TLS1_VERSION: Int32 = COpenSSL.TLS1_VERSION
+    public static let TLS1_1_VERSION: Int32 = COpenSSL.TLS1_1_VERSION
+    public static let TLS1_2_VERSION: Int32 = COpenSSL.TLS1_2_VERSION
+    public static let TLS1_3_VERSION: Int32 = COpenSSL.TLS1_3_VERSION
+    public static let DTLS1_VERSION: Int32 = COpenSSL.DTLS1_VERSION
+    public static let DTLS1_2_VERSION: Int32 = COpenSSL.DTLS1_2_VERSION
 
     // MARK: Options (64-bit on OpenSSL 3.0)
     /// A no-op on OpenSSL 3.0 (there is no SSLv2); kept for source compatibility.
@@ -81,46 +81,46 @@ extension SSL {
     public static let OP_NETSCAPE_DEMO_CIPHER_CHANGE_BUG: UInt64 = 0
 
     // MARK: Modes
-    public static let MODE_ENABLE_PARTIAL_WRITE = Int(SSL_MODE_ENABLE_PARTIAL_WRITE)
-    public static let MODE_ACCEPT_MOVING_WRITE_BUFFER = Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
-    public static let MODE_AUTO_RETRY = Int(SSL_MODE_AUTO_RETRY)
-    public static let MODE_NO_AUTO_CHAIN = Int(SSL_MODE_NO_AUTO_CHAIN)
-    public static let MODE_RELEASE_BUFFERS = Int(SSL_MODE_RELEASE_BUFFERS)
-    public static let MODE_SEND_FALLBACK_SCSV = Int(SSL_MODE_SEND_FALLBACK_SCSV)
-    public static let MODE_ASYNC = Int(SSL_MODE_ASYNC)
+    public static let MODE_ENABLE_PARTIAL_WRITE = Int(COpenSSL.SSL_MODE_ENABLE_PARTIAL_WRITE)
+    public static let MODE_ACCEPT_MOVING_WRITE_BUFFER = Int(COpenSSL.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
+    public static let MODE_AUTO_RETRY = Int(COpenSSL.SSL_MODE_AUTO_RETRY)
+    public static let MODE_NO_AUTO_CHAIN = Int(COpenSSL.SSL_MODE_NO_AUTO_CHAIN)
+    public static let MODE_RELEASE_BUFFERS = Int(COpenSSL.SSL_MODE_RELEASE_BUFFERS)
+    public static let MODE_SEND_FALLBACK_SCSV = Int(COpenSSL.SSL_MODE_SEND_FALLBACK_SCSV)
+    public static let MODE_ASYNC = Int(COpenSSL.SSL_MODE_ASYNC)
 
     // MARK: Session cache modes
-    public static let SESS_CACHE_OFF = Int(SSL_SESS_CACHE_OFF)
-    public static let SESS_CACHE_CLIENT = Int(SSL_SESS_CACHE_CLIENT)
-    public static let SESS_CACHE_SERVER = Int(SSL_SESS_CACHE_SERVER)
-    public static let SESS_CACHE_BOTH = Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_SERVER)
-    public static let SESS_CACHE_NO_AUTO_CLEAR = Int(SSL_SESS_CACHE_NO_AUTO_CLEAR)
-    public static let SESS_CACHE_NO_INTERNAL_LOOKUP = Int(SSL_SESS_CACHE_NO_INTERNAL_LOOKUP)
-    public static let SESS_CACHE_NO_INTERNAL_STORE = Int(SSL_SESS_CACHE_NO_INTERNAL_STORE)
-    public static let SESS_CACHE_NO_INTERNAL = Int(SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | SSL_SESS_CACHE_NO_INTERNAL_STORE)
+    public static let SESS_CACHE_OFF = Int(COpenSSL.SSL_SESS_CACHE_OFF)
+    public static let SESS_CACHE_CLIENT = Int(COpenSSL.SSL_SESS_CACHE_CLIENT)
+    public static let SESS_CACHE_SERVER = Int(COpenSSL.SSL_SESS_CACHE_SERVER)
+    public static let SESS_CACHE_BOTH = Int(COpenSSL.SSL_SESS_CACHE_CLIENT | COpenSSL.SSL_SESS_CACHE_SERVER)
+    public static let SESS_CACHE_NO_AUTO_CLEAR = Int(COpenSSL.SSL_SESS_CACHE_NO_AUTO_CLEAR)
+    public static let SESS_CACHE_NO_INTERNAL_LOOKUP = Int(COpenSSL.SSL_SESS_CACHE_NO_INTERNAL_LOOKUP)
+    public static let SESS_CACHE_NO_INTERNAL_STORE = Int(COpenSSL.SSL_SESS_CACHE_NO_INTERNAL_STORE)
+    public static let SESS_CACHE_NO_INTERNAL = Int(COpenSSL.SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | COpenSSL.SSL_SESS_CACHE_NO_INTERNAL_STORE)
 
     // MARK: Info-callback state and "where" bits
     // SSL_ST_INIT/BEFORE/OK/RENEGOTIATE are gone from OpenSSL >= 1.1.0 and deliberately not defined.
-    public static let SSL_ST_CONNECT: Int32 = SSL_ST_CONNECT
-    public static let SSL_ST_ACCEPT: Int32 = SSL_ST_ACCEPT
-    public static let SSL_ST_MASK: Int32 = SSL_ST_MASK
-    public static let SSL_CB_LOOP: Int32 = SSL_CB_LOOP
-    public static let SSL_CB_EXIT: Int32 = SSL_CB_EXIT
-    public static let SSL_CB_READ: Int32 = SSL_CB_READ
-    public static let SSL_CB_WRITE: Int32 = SSL_CB_WRITE
-    public static let SSL_CB_ALERT: Int32 = SSL_CB_ALERT
-    public static let SSL_CB_READ_ALERT: Int32 = SSL_CB_ALERT | SSL_CB_READ
-    public static let SSL_CB_WRITE_ALERT: Int32 = SSL_CB_ALERT | SSL_CB_WRITE
-    public static let SSL_CB_ACCEPT_LOOP: Int32 = SSL_ST_ACCEPT | SSL_CB_LOOP
-    public static let SSL_CB_ACCEPT_EXIT: Int32 = SSL_ST_ACCEPT | SSL_CB_EXIT
-    public static let SSL_CB_CONNECT_LOOP: Int32 = SSL_ST_CONNECT | SSL_CB_LOOP
-    public static let SSL_CB_CONNECT_EXIT: Int32 = SSL_ST_CONNECT | SSL_CB_EXIT
-    public static let SSL_CB_HANDSHAKE_START: Int32 = SSL_CB_HANDSHAKE_START
-    public static let SSL_CB_HANDSHAKE_DONE: Int32 = SSL_CB_HANDSHAKE_DONE
+    public static let SSL_ST_CONNECT: Int32 = COpenSSL.SSL_ST_CONNECT
+    public static let SSL_ST_ACCEPT: Int32 = COpenSSL.SSL_ST_ACCEPT
+    public static let SSL_ST_MASK: Int32 = COpenSSL.SSL_ST_MASK
+    public static let SSL_CB_LOOP: Int32 = COpenSSL.SSL_CB_LOOP
+    public static let SSL_CB_EXIT: Int32 = COpenSSL.SSL_CB_EXIT
+    public static let SSL_CB_READ: Int32 = COpenSSL.SSL_CB_READ
+    public static let SSL_CB_WRITE: Int32 = COpenSSL.SSL_CB_WRITE
+    public static let SSL_CB_ALERT: Int32 = COpenSSL.SSL_CB_ALERT
+    public static let SSL_CB_READ_ALERT: Int32 = COpenSSL.SSL_CB_ALERT | COpenSSL.SSL_CB_READ
+    public static let SSL_CB_WRITE_ALERT: Int32 = COpenSSL.SSL_CB_ALERT | COpenSSL.SSL_CB_WRITE
+    public static let SSL_CB_ACCEPT_LOOP: Int32 = COpenSSL.SSL_ST_ACCEPT | COpenSSL.SSL_CB_LOOP
+    public static let SSL_CB_ACCEPT_EXIT: Int32 = COpenSSL.SSL_ST_ACCEPT | COpenSSL.SSL_CB_EXIT
+    public static let SSL_CB_CONNECT_LOOP: Int32 = COpenSSL.SSL_ST_CONNECT | COpenSSL.SSL_CB_LOOP
+    public static let SSL_CB_CONNECT_EXIT: Int32 = COpenSSL.SSL_ST_CONNECT | COpenSSL.SSL_CB_EXIT
+    public static let SSL_CB_HANDSHAKE_START: Int32 = COpenSSL.SSL_CB_HANDSHAKE_START
+    public static let SSL_CB_HANDSHAKE_DONE: Int32 = COpenSSL.SSL_CB_HANDSHAKE_DONE
 
     // MARK: Shutdown state bits (Connection.getShutdown / setShutdown)
-    public static let SENT_SHUTDOWN: Int32 = SSL_SENT_SHUTDOWN
-    public static let RECEIVED_SHUTDOWN: Int32 = SSL_RECEIVED_SHUTDOWN
+    public static let SENT_SHUTDOWN: Int32 = COpenSSL.SSL_SENT_SHUTDOWN
+    public static let RECEIVED_SHUTDOWN: Int32 = COpenSSL.SSL_RECEIVED_SHUTDOWN
 
     // MARK: ALPN
     /// What an ALPN select callback returns to continue the handshake without ALPN (pyOpenSSL's sentinel).

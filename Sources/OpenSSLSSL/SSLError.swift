@@ -4,7 +4,7 @@ public import OpenSSLCrypto
 /// A failure of the `OpenSSLSSL` module: pyOpenSSL's `SSL.Error` family as one enum callers can switch on.
 ///
 /// `wantRead`/`wantWrite` are not failures: retry the same call when the transport is ready.
-public enum SSLError: Error, Sendable, CustomStringConvertible {
+public enum SSLError: Error, Sendable, Equatable, CustomStringConvertible {
     /// libssl failed; carries the drained error queue.
     case openSSL([OpenSSLErrorEntry])
     /// `SSL_ERROR_WANT_READ`: retry after more transport bytes arrive.

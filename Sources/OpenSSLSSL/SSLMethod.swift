@@ -32,9 +32,9 @@ extension SSL {
         var openSSLMethod: (method: OpaquePointer, pinnedVersion: Int32) {
             switch self {
             case .sslv23, .tls: return (TLS_method(), 0)
-            case .tlsv1: return (TLS_method(), TLS1_VERSION)
-            case .tlsv1_1: return (TLS_method(), TLS1_1_VERSION)
-            case .tlsv1_2: return (TLS_method(), TLS1_2_VERSION)
+            case .tlsv1: return (TLS_method(), COpenSSL.TLS1_VERSION)
+            case .tlsv1_1: return (TLS_method(), COpenSSL.TLS1_1_VERSION)
+            case .tlsv1_2: return (TLS_method(), COpenSSL.TLS1_2_VERSION)
             case .tlsServer: return (TLS_server_method(), 0)
             case .tlsClient: return (TLS_client_method(), 0)
             case .dtls: return (DTLS_method(), 0)

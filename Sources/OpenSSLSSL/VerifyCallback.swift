@@ -101,6 +101,10 @@ extension Context {
         SSL_CTX_set_verify(pointer, mode, box == nil ? nil : verifyTrampoline)
     }
 
+    /// The Swift verify callback set with `setVerify`, if any: with `getVerifyMode()`, what an SNI callback
+    /// re-applies on the Connection after `setContext` (`connection.setVerify(mode, callback: callback)`).
+    public func getVerifyCallback() -> VerifyCallback? { verifyCallback?.callback }
+
     /// The verify mode bits (`SSL_CTX_get_verify_mode`), 0 by default.
     public func getVerifyMode() -> Int32 { SSL_CTX_get_verify_mode(pointer) }
 }

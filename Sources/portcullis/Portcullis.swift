@@ -1,5 +1,4 @@
 import ArgumentParser
-import OpenSSLSSL
 import PortcullisCore
 
 /// `portcullis`: a TLS-terminating reverse proxy.
@@ -7,15 +6,6 @@ import PortcullisCore
 struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A TLS-terminating reverse proxy: SNI host contexts, mutual TLS, plaintext TCP/unix backends.",
-        subcommands: [Version.self]
+        subcommands: [Run.self, Check.self, Version.self]
     )
-}
-
-/// `portcullis version`: Portcullis and the OpenSSL it runs on.
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the versions of Portcullis and OpenSSL.")
-
-    func run() {
-        print("portcullis \(PortcullisVersion.string)")
-    }
 }

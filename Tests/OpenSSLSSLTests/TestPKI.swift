@@ -269,3 +269,42 @@ func handshakeOverSockets(client: Connection, server: Connection, timeout: Doubl
     }
     throw TestSupportError("socket handshake did not complete within \(timeout) s")
 }
+
+// MARK: - Ready-made contexts
+
+extension TestPKI {
+    /// A server Context with `identity` (default: `server`), TLS 1.2+ by default.
+    func makeServerContext(
+        _ identity: KeyPath<TestPKI, Identity> = \.server, method: SSL.Method = .tls, maxVersion: Int32? = nil
+    ) throws -> Context {
+        let context = try Context(method: method)
+        try context.useCertificateFile(self[keyPath: identity].certPath)
+        try context.usePrivateKeyFile(self[keyPath: identity].keyPath)
+        if let maxVersion { try context.setMaxProtoVersion(maxVersion) }
+        return context
+    }
+
+    /// A client Context trusting `ca` and verifying the server (VERIFY_PEER), optionally with a client identity.
+    func makeClientContext(
+        verify: Bool = true, identity: KeyPath<TestPKI, Identity>? = nil, method: SSL.Method = .tls,
+        maxVersion: Int32? = nil
+    ) throws -> Context {
+        let context = try Context(method: method)
+        try context.loadVerifyLocations(caFile: ca.certPath)
+        if verify { try context.setVerify(SSL.VERIFY_PEER) }
+        if let identity {
+            try context.useCertificateFile(self[keyPath: identity].certPath)
+            try context.usePrivateKeyFile(self[keyPath: identity].keyPath)
+        }
+        if let maxVersion { try context.setMaxProtoVersion(maxVersion) }
+        return context
+    }
+
+    /// A client and a server memory-BIO Connection on fresh default contexts, handshaken.
+    func connectedMemoryPair(maxVersion: Int32? = nil) throws -> (client: Connection, server: Connection) {
+        let server = try Connection(context: makeServerContext(maxVersion: maxVersion))
+        let client = try Connection(context: makeClientContext(maxVersion: maxVersion))
+        try handshake(client: client, server: server)
+        return (client, server)
+    }
+}

@@ -25,4 +25,14 @@ int portcullis_sk_X509_push(STACK_OF(X509) *sk, X509 *x);
 void portcullis_sk_X509_free(STACK_OF(X509) *sk);
 void portcullis_sk_X509_pop_free(STACK_OF(X509) *sk);
 
+/* STACK_OF(X509_REVOKED), as returned by X509_CRL_get_REVOKED. */
+int portcullis_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk);
+X509_REVOKED *portcullis_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i);
+
+/* PKCS7_type_is_* are macros that read the struct's type field. */
+int portcullis_PKCS7_type_is_signed(const PKCS7 *p7);
+int portcullis_PKCS7_type_is_enveloped(const PKCS7 *p7);
+int portcullis_PKCS7_type_is_signedAndEnveloped(const PKCS7 *p7);
+int portcullis_PKCS7_type_is_data(const PKCS7 *p7);
+
 #endif

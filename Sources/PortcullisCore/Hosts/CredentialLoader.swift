@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import OpenSSLCrypto
+import OpenSSLSSL
+
+/// Reads private keys, passphrases and CRLs from disk for `HostTableCompiler` and `portcullis check`.
+enum CredentialLoader {
+    /// Why a credential could not be read, phrased for an operator.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Loads the private key of `certificate`, with its passphrase if one is configured. Warns (once per
+    /// load) when the key file is readable by group or others.
+    static func loadKey(_ certificate: CertificateConfiguration, logger: Logger) throws -> PKey {
+        warnIfExposed(certificate.keyFile, logger: logger)
+        let bytes = try readFile(certificate.keyFile, what: "private key")
+        var passphrase: Passphrase?
+        if let source = certificate.passphrase { passphrase = .bytes(try readPassphrase(source)) }
+        do {
+            return try Crypto.loadPrivateKey(.pem, bytes, passphrase: passphrase)
+        } catch {
+            let detail = describe(error)
+            if detail.contains("bad decrypt") || (passphrase == nil && detail.contains("bad password read")) {
+                throw Failure(description: passphrase == nil
+                    ? "private key \(certificate.keyFile) is encrypted: set key_passphrase_file or key_passphrase_env"
+                    : "wrong passphrase for private key \(certificate.keyFile) (from \(certificate.passphrase!))")
+            }
+            throw Failure(description: "cannot read private key \(certificate.keyFile) (expected a PEM private key): \(detail)")
+        }
+    }
+
+    /// True (and a warning logged) when `path` is readable or writable by group or others.
+    @discardableResult
+    static func warnIfExposed(_ path: String, logger: Logger) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let permissions = attributes[.posixPermissions] as? NSNumber else { return false }
+        let mode = permissions.uint16Value
+        guard mode & 0o077 != 0 else { return false }
+        logger.warning("private key file is accessible by other users; run: chmod 600 \(path)", metadata: [
+            "file": "\(path)", "mode": "\(String(mode, radix: 8))",
+        ])
+        return true
+    }
+
+    static func readFile(_ path: String, what: String) throws -> [UInt8] {
+        do {
+            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw Failure(description: "cannot read \(what) \(path): \(ConfigurationLoader.reason(error))")
+        }
+    }
+
+    /// The passphrase bytes: the first line of the file (without its line ending), or the variable's value.
+    static func readPassphrase(_ source: PassphraseSource) throws -> [UInt8] {
+        switch source {
+        case .file(let path):
+            let bytes = try readFile(path, what: "passphrase file")
+            let firstLine = bytes.prefix { $0 != 0x0A }
+            return Array(firstLine.last == 0x0D ? firstLine.dropLast() : firstLine)
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name] else {
+                throw Failure(description: "environment variable \(name) (key_passphrase_env) is not set")
+            }
+            return Array(value.utf8)
+        }
+    }
+
+    static func keyTypeName(_ type: Int32) -> String {
+        switch type {
+        case Crypto.TYPE_RSA: return "RSA"
+        case Crypto.TYPE_EC: return "ECDSA"
+        case Crypto.TYPE_DSA: return "DSA"
+        case Crypto.TYPE_ED25519: return "Ed25519"
+        case Crypto.TYPE_ED448: return "Ed448"
+        default: return "type \(type)"
+        }
+    }
+
+    /// OpenSSL's reasons, without the wrapper's prefix ("no such file", "key values mismatch").
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? SSLError, !error.entries.isEmpty {
+            return error.entries.map { $0.reason }.joined(separator: "; ")
+        }
+        if let error = error as? CryptoError, !error.entries.isEmpty {
+            return error.entries.map { $0.reason }.joined(separator: "; ")
+        }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,83 @@
+public import OpenSSLSSL
+
+/// A compiled virtual host: its frozen TLS `Context`, its backends and its client-certificate policy.
+///
+/// Immutable and `Sendable`: every worker reads the same `Host` without locks. The runtime gets it with
+/// `HostTable.host(for:)` after the handshake, calls `admits(_:)`, then connects to `backends`.
+public final class Host: Sendable {
+    /// The `[[host]] name`.
+    public let name: String
+    /// The SNI names this host answers to (normalized).
+    public let serverNames: [String]
+    /// Backends in configuration order; the runtime does round-robin and failover over them.
+    public let backends: [BackendAddress]
+    /// PROXY protocol header to send to the backend.
+    public let proxyProtocol: ProxyProtocolVersion
+    /// The client-certificate policy `admits(_:)` applies.
+    public let policy: ClientPolicy
+    /// The frozen context the SNI callback switches a connection to.
+    public let context: Context
+    /// The configuration this host was compiled from.
+    public let configuration: HostConfiguration
+    /// Per-connection settings OpenSSL does not copy on `SSL_set_SSL_CTX`; the SNI callback re-applies them.
+    package let verifyMode: Int32
+    package let verifyDepth: Int32
+    package let connectionOptions: UInt64
+    /// The 32-byte session-id context of this host (hash of its name and policy).
+    public let sessionIDContext: [UInt8]
+
+    package init(
+        configuration: HostConfiguration,
+        policy: ClientPolicy,
+        context: Context,
+        verifyMode: Int32,
+        verifyDepth: Int32,
+        connectionOptions: UInt64,
+        sessionIDContext: [UInt8]
+    ) {
+        self.name = configuration.name
+        self.serverNames = configuration.serverNames
+        self.backends = configuration.backends
+        self.proxyProtocol = configuration.proxyProtocol
+        self.policy = policy
+        self.context = context
+        self.configuration = configuration
+        self.verifyMode = verifyMode
+        self.verifyDepth = verifyDepth
+        self.connectionOptions = connectionOptions
+        self.sessionIDContext = sessionIDContext
+    }
+}
+
+/// The outcome of `Host.admits(_:)`.
+public enum PolicyDecision: Sendable, Equatable, CustomStringConvertible {
+    /// Proceed to the backend.
+    case allow
+    /// Close the connection without contacting a backend; the reason goes to the access log.
+    case deny(String)
+
+    public var description: String {
+        switch self {
+        case .allow: return "allow"
+        case .deny(let reason): return "deny: \(reason)"
+        }
+    }
+
+    public var isAllowed: Bool { self == .allow }
+}
+
+/// Why the SNI callback refused a handshake. It is thrown from the callback, so OpenSSL aborts the handshake
+/// with an `unrecognized_name` alert, and the runtime receives it as `TLSIOResult.failed(error)` to log.
+public enum HostSelectionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The client's name (nil: no SNI) matches no host of the listener and there is no usable default.
+    case unrecognizedName(String?, listener: String)
+
+    public var description: String {
+        switch self {
+        case .unrecognizedName(let name?, let listener):
+            return "unrecognized SNI name '\(name)' on listener \(listener)"
+        case .unrecognizedName(nil, let listener):
+            return "client sent no SNI name and listener \(listener) has no default host"
+        }
+    }
+}

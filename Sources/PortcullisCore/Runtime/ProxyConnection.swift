@@ -1,0 +1,647 @@
+internal import CPortcullisSystem
+internal import Glibc
+import OpenSSLSSL
+
+/// One proxied client connection, from `accept` to close, driven by its worker's event loop. Read it top to
+/// bottom: handshake, host and policy, backend connect, optional PROXY header, the two-way pump, the close.
+///
+/// Both sockets are registered once, edge-triggered (see `EventLoop`). Readiness is remembered in four flags
+/// that an event sets and an `EAGAIN` (or OpenSSL's `wantRead`/`wantWrite`) clears, so the pump knows what can
+/// make progress without asking the kernel. Each direction has one fixed, page-aligned buffer from the
+/// worker's pool, held only while it has bytes in it:
+///
+///     client --TLS read--> upstream --send--> backend
+///     client <--TLS write-- downstream <--recv-- backend
+///
+/// Back-pressure: a side is read only while the buffer it reads into has space; a full buffer stops the
+/// reads and the kernel's windows push back on the sender. The connection is confined to its worker thread.
+final class ProxyConnection: LoopTimerTarget {
+    enum Phase { case handshaking, connecting, streaming, closed }
+    /// What a TLS operation is waiting for after OpenSSL said `wantRead` or `wantWrite`.
+    enum Need { case readable, writable }
+    /// The result of one pump step.
+    private enum Step { case progressed, blocked, ended }
+
+    // MARK: Identity and sockets
+
+    unowned let worker: Worker
+    /// The table this connection started with; kept for its whole life (reloads do not affect it).
+    let router: any ConnectionRouter
+    let listenerName: String
+    let id: UInt64
+    let clientFD: Int32
+    let clientAddress: SocketAddress
+    let tls: Connection
+    var clientToken = EventLoop.Token.none
+    private var backendFD: Int32 = -1
+    private var backendToken = EventLoop.Token.none
+    /// Index in the worker's connection list (for O(1) removal).
+    var listIndex = -1
+
+    private(set) var phase = Phase.handshaking
+    private var host: (any RoutedHost)?
+    private var candidates: [(address: SocketAddress, label: String)] = []
+    private var candidateStart = 0
+    private var attempts = 0
+    private var backendLabel: String?
+    private var lastBackendError = ""
+
+    // MARK: Data path state
+
+    private var upstream = IOBuffer()
+    private var downstream = IOBuffer()
+    private var clientReadable = true
+    private var clientWritable = true
+    private var backendReadable = false
+    private var backendWritable = false
+    /// The backend reported FIN/RST/error (EPOLLRDHUP/HUP/ERR): a short read no longer means "drained".
+    private var backendHangup = false
+    private var handshakeNeeds = Need.readable
+    private var tlsReadNeeds = Need.readable
+    private var tlsWriteNeeds = Need.writable
+    private var tlsShutdownNeeds = Need.writable
+    /// Length of a TLS write OpenSSL asked us to retry (it must be retried with the same length); 0 if none.
+    private var pendingTLSWrite = 0
+
+    /// close_notify received from the client.
+    private var clientInputDone = false
+    /// `shutdown(SHUT_WR)` sent to the backend.
+    private var backendOutputClosed = false
+    /// FIN received from the backend.
+    private var backendInputDone = false
+    /// close_notify sent to the client.
+    private var clientOutputClosed = false
+    /// Which side finished first (for the access log): "client_close" or "backend_close".
+    private var firstClose: String?
+
+    // MARK: Accounting
+
+    private var bytesFromClient: UInt64 = 0
+    private var bytesToClient: UInt64 = 0
+    let acceptedAt: UInt64
+    let acceptedAtWall: Int64
+    private var handshakeCompletedAt: UInt64 = 0
+    private var lastActivity: UInt64
+    var timerState = LoopTimerState()
+    /// The client certificate's names (from the session, so also on resumption), read once when needed.
+    private lazy var clientIdentity: ClientIdentity? = tls.getPeerCertificate().flatMap { try? CertificateNames.identity(of: $0) }
+
+    init(worker: Worker, router: any ConnectionRouter, listenerName: String, id: UInt64, clientFD: Int32,
+         clientAddress: SocketAddress, tls: Connection, now: UInt64) {
+        self.worker = worker
+        self.router = router
+        self.listenerName = listenerName
+        self.id = id
+        self.clientFD = clientFD
+        self.clientAddress = clientAddress
+        self.tls = tls
+        self.acceptedAt = now
+        self.acceptedAtWall = MonotonicClock.wallNanoseconds()
+        self.lastActivity = now
+    }
+
+    // MARK: 1. Handshake
+
+    /// Starts the handshake timer and tries the handshake at once: the ClientHello is often already there.
+    func start() {
+        worker.loop.timers.schedule(self, at: acceptedAt &+ worker.settings.handshakeTimeout)
+        continueHandshake()
+    }
+
+    private func continueHandshake() {
+        switch tls.handshakeStep() {
+        case .done:
+            handshakeCompleted()
+        case .wantRead:
+            clientReadable = false
+            handshakeNeeds = .readable
+        case .wantWrite:
+            clientWritable = false
+            handshakeNeeds = .writable
+        case .closed, .unexpectedEOF:
+            finish(.clientClosedDuringHandshake)
+        case .failed(let error):
+            finish(.handshakeFailed(Self.describe(error)))
+        }
+    }
+
+    // MARK: 2. Host and policy
+
+    /// The SNI callback has chosen the host during the handshake; check the client against its policy (this
+    /// also runs for resumed sessions, whose certificate comes from the session), then go to a backend.
+    private func handshakeCompleted() {
+        handshakeCompletedAt = worker.loop.now
+        guard let host = router.routedHost(for: tls) else {
+            finish(.noHost)
+            return
+        }
+        self.host = host
+        if case .deny(let reason) = host.admits(tls) {
+            finish(.policyDenied(reason))
+            return
+        }
+        candidates = worker.backendCandidates(for: host)
+        guard !candidates.isEmpty else {
+            finish(.backendUnavailable("no backend address could be resolved"))
+            return
+        }
+        candidateStart = worker.nextBackendStart(for: host, count: candidates.count)
+        phase = .connecting
+        connectNextBackend()
+    }
+
+    // MARK: 3. Backend connect (round-robin start, failover to the next on failure)
+
+    private func connectNextBackend() {
+        while attempts < candidates.count {
+            let candidate = candidates[(candidateStart + attempts) % candidates.count]
+            attempts += 1
+            backendLabel = candidate.label
+            let fd = portcullis_socket_stream(candidate.address.domain)
+            guard fd >= 0 else {
+                lastBackendError = "\(candidate.label): \(SystemCallError.last("socket"))"
+                continue
+            }
+            if candidate.address.family != .unix { _ = portcullis_set_nodelay(fd) }
+            let result = candidate.address.withSockaddr { connect(fd, $0, $1) }
+            let connectErrno = errno
+            guard result == 0 || connectErrno == EINPROGRESS else {
+                lastBackendError = "\(candidate.label): \(SystemCallError("connect", code: connectErrno))"
+                close(fd)
+                continue
+            }
+            do {
+                backendToken = try worker.loop.register(fd, target: .backend(self))
+            } catch {
+                lastBackendError = "\(candidate.label): \(error)"
+                close(fd)
+                continue
+            }
+            backendFD = fd
+            if result == 0 {
+                backendConnected()
+            } else {
+                worker.loop.timers.schedule(self, at: worker.loop.now &+ worker.settings.backendConnectTimeout)
+            }
+            return
+        }
+        finish(.backendUnavailable(lastBackendError))
+    }
+
+    private func backendConnectFailed(_ reason: String) {
+        lastBackendError = "\(backendLabel ?? "backend"): \(reason)"
+        worker.loop.forget(backendToken)
+        backendToken = .none
+        close(backendFD)
+        backendFD = -1
+        backendReadable = false
+        backendWritable = false
+        backendHangup = false
+        connectNextBackend()
+    }
+
+    // MARK: 4. PROXY header, then streaming
+
+    private func backendConnected() {
+        phase = .streaming
+        backendReadable = true
+        backendWritable = true
+        lastActivity = worker.loop.now
+        worker.loop.timers.schedule(self, at: lastActivity &+ worker.settings.idleTimeout)
+        if let host, host.proxyProtocol != .off {
+            guard let header = proxyHeader(version: host.proxyProtocol) else {
+                finish(.internalError("PROXY header does not fit a buffer"))
+                return
+            }
+            guard upstream.append(header, pool: worker.pool) else {
+                finish(.internalError("PROXY header does not fit a buffer"))
+                return
+            }
+        }
+        pump()
+    }
+
+    /// The PROXY header for this connection: the client's address and the address it connected to, plus
+    /// (v2) ALPN, SNI and the TLS details.
+    private func proxyHeader(version: ProxyProtocolVersion) -> [UInt8]? {
+        let destination = SocketAddress.local(of: clientFD) ?? clientAddress
+        if version == .v1 {
+            return ProxyProtocolHeader.v1(source: clientAddress, destination: destination)
+        }
+        let certificate = tls.getPeerCertificate()
+        let verify = tls.getVerifyResult()
+        let details = ProxyProtocolHeader.TLSDetails(
+            version: tls.getProtocolVersionName(),
+            cipher: tls.getCipherName(),
+            certificateOnConnection: certificate != nil && !tls.sessionReused(),
+            certificateInSession: certificate != nil,
+            verifyResult: certificate == nil ? 1 : UInt32(truncatingIfNeeded: verify),
+            commonName: verify == 0 ? clientIdentity?.commonNames.first : nil
+        )
+        let header = ProxyProtocolHeader.v2(
+            source: clientAddress, destination: destination,
+            alpn: tls.getALPNProtoNegotiated(), authority: tls.getServername() ?? [], tls: details
+        )
+        guard let header, header.count <= BufferPool.bufferSize else { return nil }
+        return header
+    }
+
+    // MARK: Events
+
+    /// An event on the client socket.
+    func clientSocketEvent(_ flags: UInt32) {
+        if flags & (portcullis_EPOLLIN | portcullis_EPOLLRDHUP | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
+            clientReadable = true
+        }
+        if flags & (portcullis_EPOLLOUT | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
+            clientWritable = true
+        }
+        switch phase {
+        case .handshaking:
+            if isClientReady(handshakeNeeds) { continueHandshake() }
+        case .streaming:
+            pump()
+        case .connecting, .closed:
+            // While connecting, client bytes wait in the kernel (and in OpenSSL): the readiness is remembered.
+            break
+        }
+    }
+
+    /// An event on the backend socket.
+    func backendSocketEvent(_ flags: UInt32) {
+        let hangup = flags & (portcullis_EPOLLRDHUP | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0
+        if hangup { backendHangup = true }
+        switch phase {
+        case .connecting:
+            let error = portcullis_socket_error(backendFD)
+            if error == 0, flags & portcullis_EPOLLOUT != 0 {
+                worker.loop.timers.cancel(self)
+                backendConnected()
+            } else if error != 0 || hangup {
+                worker.loop.timers.cancel(self)
+                let code = error > 0 ? error : ECONNREFUSED
+                backendConnectFailed(SystemCallError("connect", code: code).description)
+            }
+        case .streaming:
+            if flags & (portcullis_EPOLLIN | portcullis_EPOLLRDHUP | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
+                backendReadable = true
+            }
+            if flags & (portcullis_EPOLLOUT | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
+                backendWritable = true
+            }
+            pump()
+        case .handshaking, .closed:
+            break
+        }
+    }
+
+    @inline(__always)
+    private func isClientReady(_ need: Need) -> Bool {
+        need == .readable ? clientReadable : clientWritable
+    }
+
+    // MARK: 5. The pump
+
+    /// Moves bytes both ways until nothing can progress (every side is blocked on readiness, a full or empty
+    /// buffer, or is finished), forwarding half-closes, then closes the connection once both directions are
+    /// done. Edge triggering requires exactly this: stop only at `EAGAIN`/`want*`.
+    private func pump() {
+        while phase == .streaming {
+            var progressed = false
+            if !clientInputDone, upstream.hasSpace, isClientReady(tlsReadNeeds) {
+                switch readFromClient() {
+                case .progressed: progressed = true
+                case .blocked: break
+                case .ended: return
+                }
+            }
+            if !upstream.isEmpty, backendWritable {
+                switch writeToBackend() {
+                case .progressed: progressed = true
+                case .blocked: break
+                case .ended: return
+                }
+            }
+            if clientInputDone, upstream.isEmpty, !backendOutputClosed {
+                // The client's close_notify becomes a FIN towards the backend; its other direction stays open.
+                _ = shutdown(backendFD, Int32(SHUT_WR))
+                backendOutputClosed = true
+                progressed = true
+            }
+            if !backendInputDone, downstream.hasSpace, backendReadable {
+                switch readFromBackend() {
+                case .progressed: progressed = true
+                case .blocked: break
+                case .ended: return
+                }
+            }
+            if !downstream.isEmpty, isClientReady(tlsWriteNeeds) {
+                switch writeToClient() {
+                case .progressed: progressed = true
+                case .blocked: break
+                case .ended: return
+                }
+            }
+            if backendInputDone, downstream.isEmpty, !clientOutputClosed, isClientReady(tlsShutdownNeeds) {
+                switch sendCloseNotify() {
+                case .progressed: progressed = true
+                case .blocked: break
+                case .ended: return
+                }
+            }
+            if backendOutputClosed, clientOutputClosed {
+                finish(.completed)
+                return
+            }
+            if !progressed { return }
+        }
+    }
+
+    /// Client -> upstream: decrypt until OpenSSL wants the socket (records it already pulled off the socket
+    /// never wake epoll again) or the buffer is full.
+    private func readFromClient() -> Step {
+        guard let space = upstream.writableSpace(from: worker.pool) else {
+            finish(.internalError("out of memory for a buffer"))
+            return .ended
+        }
+        switch tls.read(into: space) {
+        case .done(let count):
+            upstream.commit(count)
+            bytesFromClient &+= UInt64(count)
+            lastActivity = worker.loop.now
+            tlsReadNeeds = .readable
+            return .progressed
+        case .wantRead:
+            clientReadable = false
+            tlsReadNeeds = .readable
+            if upstream.isEmpty { upstream.release(to: worker.pool) }
+            return .blocked
+        case .wantWrite:
+            clientWritable = false
+            tlsReadNeeds = .writable
+            if upstream.isEmpty { upstream.release(to: worker.pool) }
+            return .blocked
+        case .closed:
+            clientInputDone = true
+            if firstClose == nil { firstClose = "client_close" }
+            if upstream.isEmpty { upstream.release(to: worker.pool) }
+            return .progressed
+        case .unexpectedEOF:
+            finish(.clientTruncated)
+            return .ended
+        case .failed(let error):
+            if Self.isTransportError(error) {
+                finish(.clientReset(Self.describe(error)))
+            } else {
+                finish(.tlsError(Self.describe(error)))
+            }
+            return .ended
+        }
+    }
+
+    /// Upstream -> backend.
+    private func writeToBackend() -> Step {
+        let bytes = upstream.readable()
+        let sent = portcullis_send(backendFD, bytes.baseAddress, UInt(bytes.count))
+        if sent > 0 {
+            upstream.consume(sent, pool: worker.pool)
+            lastActivity = worker.loop.now
+            // A short write means the socket buffer is full; the kernel then reports EPOLLOUT when it drains.
+            if sent < bytes.count { backendWritable = false }
+            return .progressed
+        }
+        let code = errno
+        switch code {
+        case EAGAIN, EWOULDBLOCK:
+            backendWritable = false
+            return .blocked
+        case EINTR:
+            return .progressed
+        default:
+            finish(.backendReset(SystemCallError("send", code: code).description))
+            return .ended
+        }
+    }
+
+    /// Backend -> downstream.
+    private func readFromBackend() -> Step {
+        guard let space = downstream.writableSpace(from: worker.pool) else {
+            finish(.internalError("out of memory for a buffer"))
+            return .ended
+        }
+        let received = portcullis_recv(backendFD, space.baseAddress, UInt(space.count))
+        if received > 0 {
+            downstream.commit(received)
+            bytesToClient &+= UInt64(received)
+            lastActivity = worker.loop.now
+            // A short read drained the socket unless a FIN or error is pending behind the data.
+            if received < space.count, !backendHangup { backendReadable = false }
+            return .progressed
+        }
+        if received == 0 {
+            backendInputDone = true
+            if firstClose == nil { firstClose = "backend_close" }
+            if downstream.isEmpty { downstream.release(to: worker.pool) }
+            return .progressed
+        }
+        let code = errno
+        switch code {
+        case EAGAIN, EWOULDBLOCK:
+            backendReadable = false
+            if downstream.isEmpty { downstream.release(to: worker.pool) }
+            return .blocked
+        case EINTR:
+            return .progressed
+        default:
+            finish(.backendReset(SystemCallError("recv", code: code).description))
+            return .ended
+        }
+    }
+
+    /// Downstream -> client (encrypt). A write OpenSSL could not finish is retried with the same length.
+    private func writeToClient() -> Step {
+        let length = pendingTLSWrite > 0 ? pendingTLSWrite : downstream.count
+        switch tls.write(downstream.readable(limit: length)) {
+        case .done(let count):
+            downstream.consume(count, pool: worker.pool)
+            pendingTLSWrite = 0
+            tlsWriteNeeds = .writable
+            lastActivity = worker.loop.now
+            return .progressed
+        case .wantWrite:
+            clientWritable = false
+            tlsWriteNeeds = .writable
+            pendingTLSWrite = length
+            return .blocked
+        case .wantRead:
+            clientReadable = false
+            tlsWriteNeeds = .readable
+            pendingTLSWrite = length
+            return .blocked
+        case .closed, .unexpectedEOF:
+            finish(.clientReset("connection closed while writing"))
+            return .ended
+        case .failed(let error):
+            finish(.clientReset(Self.describe(error)))
+            return .ended
+        }
+    }
+
+    /// The backend's FIN becomes our close_notify; the client may still send (TLS 1.3 half-close).
+    private func sendCloseNotify() -> Step {
+        switch tls.shutdownStep() {
+        case .done, .closed:
+            clientOutputClosed = true
+            return .progressed
+        case .wantWrite:
+            clientWritable = false
+            tlsShutdownNeeds = .writable
+            return .blocked
+        case .wantRead:
+            clientReadable = false
+            tlsShutdownNeeds = .readable
+            return .blocked
+        case .unexpectedEOF:
+            finish(.clientReset("connection closed while sending close_notify"))
+            return .ended
+        case .failed(let error):
+            finish(.clientReset(Self.describe(error)))
+            return .ended
+        }
+    }
+
+    // MARK: Timers
+
+    func timerFired(now: UInt64) {
+        switch phase {
+        case .handshaking:
+            finish(.handshakeTimeout)
+        case .connecting:
+            backendConnectFailed("connect timed out")
+        case .streaming:
+            // Lazy idle timer: transfers only update `lastActivity`; re-arm if something moved since.
+            let deadline = lastActivity &+ worker.settings.idleTimeout
+            if deadline <= now {
+                finish(.idleTimeout)
+            } else {
+                worker.loop.timers.schedule(self, at: deadline)
+            }
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: 6. Close
+
+    /// Ends the connection for `reason`: closes (or aborts) both sockets so that each peer learns the truth,
+    /// returns the buffers, and hands the access-log record to the worker.
+    ///
+    /// - A clean end of one side reaches the other as a clean end (FIN / close_notify), in `pump`.
+    /// - A reset, a TLS error or a truncated TLS stream (EOF without close_notify) on the client side aborts
+    ///   the backend with an RST (`SO_LINGER` 0): a backend must never take a truncated stream as complete.
+    /// - A backend reset aborts the client the same way (no close_notify).
+    /// - Refusals after the handshake (no host, policy, no backend) send close_notify, then close.
+    func finish(_ reason: CloseReason) {
+        guard phase != .closed else { return }
+        let handshakeDone = handshakeCompletedAt != 0
+        phase = .closed
+        worker.loop.timers.cancel(self)
+        let record = worker.accessLog == nil ? nil : makeRecord(reason, handshakeDone: handshakeDone)
+
+        var abortClient = false
+        var abortBackend = false
+        var closeNotify = false
+        switch reason {
+        case .completed:
+            break
+        case .clientTruncated, .clientReset, .tlsError:
+            abortBackend = true
+        case .backendReset:
+            abortClient = true
+        case .drainDeadline, .internalError:
+            abortClient = true
+            abortBackend = true
+        case .idleTimeout:
+            // Nothing in flight: a graceful close loses nothing (and keeps the TLS session resumable).
+            // Bytes stuck in a buffer would be lost: then say so with resets.
+            if upstream.isEmpty, downstream.isEmpty, pendingTLSWrite == 0 {
+                closeNotify = !clientOutputClosed
+            } else {
+                abortClient = true
+                abortBackend = true
+            }
+        case .noHost, .policyDenied, .backendUnavailable:
+            closeNotify = true
+        case .handshakeFailed, .handshakeTimeout, .clientClosedDuringHandshake:
+            break
+        }
+        if closeNotify { _ = tls.shutdownStep() }
+
+        upstream.release(to: worker.pool)
+        downstream.release(to: worker.pool)
+        worker.loop.forget(clientToken)
+        clientToken = .none
+        if abortClient { _ = portcullis_set_linger_zero(clientFD) }
+        close(clientFD)
+        if backendFD >= 0 {
+            worker.loop.forget(backendToken)
+            backendToken = .none
+            if abortBackend { _ = portcullis_set_linger_zero(backendFD) }
+            close(backendFD)
+            backendFD = -1
+        }
+        worker.connectionFinished(self, record: record)
+    }
+
+    /// Forces the connection closed (drain deadline).
+    func abort(_ reason: CloseReason) {
+        finish(reason)
+    }
+
+    private func makeRecord(_ reason: CloseReason, handshakeDone: Bool) -> ConnectionRecord {
+        let now = worker.loop.now
+        var record = ConnectionRecord(
+            acceptedAt: Double(acceptedAtWall) / 1_000_000_000,
+            clientAddress: clientAddress.description,
+            listener: listenerName,
+            closeReason: reason == .completed ? (firstClose ?? "client_close") : reason.code,
+            error: reason.detail
+        )
+        record.serverName = tls.getServername().map { String(decoding: $0, as: UTF8.self) }
+        record.host = host?.name ?? router.routedHost(for: tls)?.name
+        if handshakeDone {
+            record.tlsVersion = tls.getProtocolVersionName()
+            record.cipher = tls.getCipherName()
+            let alpn = tls.getALPNProtoNegotiated()
+            record.alpn = alpn.isEmpty ? nil : String(decoding: alpn, as: UTF8.self)
+            record.sessionReused = tls.sessionReused()
+            record.handshakeDuration = .fromNanoseconds(handshakeCompletedAt &- acceptedAt)
+        }
+        if tls.getPeerCertificate() != nil {
+            record.clientSubject = clientIdentity.map(Self.subjectText)
+            record.clientVerify = VerifyResultText.describe(tls.getVerifyResult())
+        }
+        record.backend = backendLabel
+        record.bytesFromClient = bytesFromClient
+        record.bytesToClient = bytesToClient
+        record.totalDuration = .fromNanoseconds(now &- acceptedAt)
+        return record
+    }
+
+    // MARK: Helpers
+
+    /// A transport failure (reset, broken pipe) as opposed to a TLS protocol error.
+    private static func isTransportError(_ error: any Error) -> Bool {
+        if case SSLError.sysCall = error { return true }
+        return false
+    }
+
+    /// `CN=...,OU=...`: the subject attributes the allow-list works with, in certificate order by kind.
+    private static func subjectText(_ identity: ClientIdentity) -> String {
+        (identity.commonNames.map { "CN=\($0)" } + identity.organizationalUnits.map { "OU=\($0)" }).joined(separator: ",")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        String(describing: error)
+    }
+}

@@ -1,0 +1,349 @@
+internal import CPortcullisSystem
+internal import Glibc
+import Logging
+import OpenSSLSSL
+import Synchronization
+
+/// Commands from the control thread to a worker (reload, drain, stop). Rare, so a mutex-guarded queue plus
+/// an eventfd wake-up is plenty; nothing on a connection's path touches it.
+enum WorkerMessage: Sendable {
+    /// Serve new connections from this table; open connections keep theirs.
+    case reload(any ConnectionRouter)
+    /// Stop accepting and close the listening sockets; exit once the last connection has closed.
+    case drain
+    /// Reset every open connection and exit now (the drain deadline passed).
+    case stop
+}
+
+/// One worker thread: its own event loop, its own `SO_REUSEPORT` listening sockets, its own buffer pool and
+/// its own connections. Nothing here is shared with another worker except the `max_connections` counter (an
+/// atomic) and the immutable host table; everything else is confined to the worker's thread.
+final class Worker: LoopEventHandler, @unchecked Sendable {
+    enum State { case running, draining, stopped }
+
+    let index: Int
+    let settings: RuntimeSettings
+    let loop: EventLoop
+    let pool = BufferPool()
+    let accessLog: (@Sendable (ConnectionRecord) -> Void)?
+    private let limiter: ConnectionLimiter
+    private let logger: Logger
+    private let control: ControlChannel
+
+    /// The table new connections are served from.
+    private var router: any ConnectionRouter
+    /// `router`'s handshake context per listener index (looked up once per reload, not per accept).
+    private var contexts: [Context?] = []
+    private var boundSockets: [BoundSocket]
+    private var listeners: [ListenerSocket] = []
+    private(set) var connections: [ProxyConnection] = []
+    private let mailbox = Mutex<[WorkerMessage]>([])
+    private let wakeFD: Int32
+    private(set) var state = State.running
+    private var connectionCounter: UInt64 = 0
+    /// Next round-robin start per host.
+    private var roundRobin: [ObjectIdentifier: Int] = [:]
+    /// Backend addresses per host, resolved once (hosts are immutable; cleared on reload).
+    private var candidateCache: [ObjectIdentifier: [(address: SocketAddress, label: String)]] = [:]
+    /// A descriptor kept open to be closed when `accept` fails with EMFILE, so the pending connection can be
+    /// accepted and closed instead of waking the loop forever.
+    private var reserveFD: Int32 = -1
+    private var refusedSinceLog = 0
+    private var lastRefusalLog: UInt64 = 0
+    private var thread: pthread_t?
+
+    /// Accepts per readiness event before yielding to other events (fairness under a connection flood).
+    static let acceptBatchLimit = 64
+    /// How long accepting pauses when descriptors are exhausted and no reserve descriptor is left.
+    static let acceptPauseNanoseconds: UInt64 = 100_000_000
+
+    init(index: Int, settings: RuntimeSettings, router: any ConnectionRouter, sockets: [BoundSocket],
+         limiter: ConnectionLimiter, accessLog: (@Sendable (ConnectionRecord) -> Void)?, logger: Logger,
+         control: ControlChannel) throws {
+        self.index = index
+        self.settings = settings
+        self.loop = try EventLoop()
+        self.router = router
+        self.boundSockets = sockets
+        self.limiter = limiter
+        self.accessLog = accessLog
+        self.logger = logger
+        self.control = control
+        let fd = portcullis_eventfd_create()
+        guard fd >= 0 else { throw SystemCallError.last("eventfd") }
+        self.wakeFD = fd
+        refreshContexts()
+    }
+
+    deinit {
+        close(wakeFD)
+        if reserveFD >= 0 { close(reserveFD) }
+        for socket in boundSockets { close(socket.fd) }
+    }
+
+    // MARK: Thread
+
+    /// Starts the worker's thread.
+    func start() throws {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { argument in
+            let worker = Unmanaged<Worker>.fromOpaque(argument!).takeRetainedValue()
+            worker.threadMain()
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<Worker>.fromOpaque(context).release()
+            throw SystemCallError("pthread_create", code: result)
+        }
+        thread = handle
+    }
+
+    /// Waits for the thread to exit.
+    func join() {
+        if let thread {
+            pthread_join(thread, nil)
+            self.thread = nil
+        }
+    }
+
+    /// Queues a command and wakes the worker. Safe from any thread.
+    func post(_ message: WorkerMessage) {
+        mailbox.withLock { $0.append(message) }
+        portcullis_eventfd_signal(wakeFD)
+    }
+
+    private func threadMain() {
+        if prepareLoop() {
+            while state != .stopped {
+                loop.runOnce()
+            }
+        }
+        finishLoop()
+        control.workerFinished()
+    }
+
+    /// Registers the wake-up eventfd and the listening sockets with the loop (on the worker's own thread, or
+    /// on a test's thread that then drives `loop.runOnce` itself). False if the loop cannot be set up.
+    func prepareLoop() -> Bool {
+        do {
+            _ = try loop.register(wakeFD, target: .handler(self), events: EventLoop.readEvents)
+            for socket in boundSockets {
+                let listener = ListenerSocket(worker: self, socket: socket)
+                listener.token = try loop.register(socket.fd, target: .handler(listener), events: EventLoop.readEvents)
+                listeners.append(listener)
+            }
+            boundSockets.removeAll()
+        } catch {
+            logger.critical("worker \(index) could not start its event loop: \(error)")
+            state = .stopped
+            return false
+        }
+        reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return true
+    }
+
+    /// Closes the listening sockets and resets whatever connection is still open.
+    func finishLoop() {
+        for listener in listeners { listener.close(loop: loop) }
+        while let connection = connections.last { connection.finish(.drainDeadline) }
+        state = .stopped
+    }
+
+    // MARK: Commands
+
+    /// The eventfd fired: run the queued commands.
+    func handleEvent(_ flags: UInt32) {
+        _ = portcullis_eventfd_drain(wakeFD)
+        let messages = mailbox.withLock { queue -> [WorkerMessage] in
+            let taken = queue
+            queue.removeAll()
+            return taken
+        }
+        for message in messages {
+            switch message {
+            case .reload(let newRouter):
+                router = newRouter
+                refreshContexts()
+                roundRobin.removeAll()
+                candidateCache.removeAll()
+            case .drain:
+                guard state == .running else { continue }
+                state = .draining
+                for listener in listeners { listener.close(loop: loop) }
+                if connections.isEmpty { state = .stopped }
+            case .stop:
+                while let connection = connections.last { connection.finish(.drainDeadline) }
+                state = .stopped
+            }
+        }
+    }
+
+    private func refreshContexts() {
+        contexts = settings.listenerNames.map { router.handshakeContext(forListener: $0) }
+    }
+
+    // MARK: Accepting
+
+    /// Accepts until the queue is empty, or up to `acceptBatchLimit` connections (then continues on the next
+    /// loop iteration so established connections are not starved).
+    func acceptBatch(_ listener: ListenerSocket) {
+        guard state == .running, !listener.paused, listener.fd >= 0 else { return }
+        for _ in 0..<Self.acceptBatchLimit {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = portcullis_accept_nonblocking(listener.fd, &storage, &length)
+            if fd >= 0 {
+                accepted(fd, address: SocketAddress(storage: storage, length: length), listener: listener)
+                continue
+            }
+            let code = errno
+            switch code {
+            case EAGAIN, EWOULDBLOCK:
+                return
+            case EINTR, ECONNABORTED, EPROTO, EPERM:
+                continue
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                if !shedOneConnection(listener) {
+                    pause(listener, because: SystemCallError("accept", code: code))
+                    return
+                }
+            default:
+                pause(listener, because: SystemCallError("accept", code: code))
+                return
+            }
+        }
+        loop.deferCall(listener)
+    }
+
+    /// Out of descriptors: close the reserve descriptor, accept one pending connection and close it at once
+    /// (the client sees a reset instead of hanging in the backlog), then take the reserve back. Returns
+    /// false when that is not possible; the caller then pauses accepting briefly.
+    private func shedOneConnection(_ listener: ListenerSocket) -> Bool {
+        guard reserveFD >= 0 else { return false }
+        close(reserveFD)
+        reserveFD = -1
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = portcullis_accept_nonblocking(listener.fd, &storage, &length)
+        if fd >= 0 {
+            _ = portcullis_set_linger_zero(fd)
+            close(fd)
+            noteRefusal(reason: "out of file descriptors")
+        }
+        reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return fd >= 0 && reserveFD >= 0
+    }
+
+    private func pause(_ listener: ListenerSocket, because error: SystemCallError) {
+        listener.paused = true
+        loop.timers.schedule(listener, at: loop.now &+ Self.acceptPauseNanoseconds)
+        logger.warning("worker \(index): accepting paused for 100 ms: \(error)")
+    }
+
+    /// Past `max_connections`: reset at once, no handshake, no allocation.
+    private func refuse(_ fd: Int32) {
+        _ = portcullis_set_linger_zero(fd)
+        close(fd)
+        noteRefusal(reason: "max_connections (\(limiter.maximum)) reached")
+    }
+
+    /// Counts refusals and logs them at most once a second per worker, so a flood cannot flood the log.
+    private func noteRefusal(reason: String) {
+        refusedSinceLog += 1
+        if loop.now &- lastRefusalLog >= 1_000_000_000 {
+            logger.warning("worker \(index): refused \(refusedSinceLog) connection(s): \(reason)")
+            refusedSinceLog = 0
+            lastRefusalLog = loop.now
+        }
+    }
+
+    private func accepted(_ fd: Int32, address: SocketAddress, listener: ListenerSocket) {
+        guard limiter.tryAcquire() else {
+            refuse(fd)
+            return
+        }
+        guard let context = contexts[listener.listenerIndex] else {
+            limiter.release()
+            close(fd)
+            noteRefusal(reason: "listener \(settings.listenerNames[listener.listenerIndex]) serves no host")
+            return
+        }
+        _ = portcullis_set_nodelay(fd)
+        let tls: Connection
+        do {
+            tls = try Connection(context: context, socket: fd)
+        } catch {
+            limiter.release()
+            close(fd)
+            logger.error("worker \(index): cannot create a TLS connection: \(error)")
+            return
+        }
+        // Idle connections give their record buffers back to OpenSSL's allocator (about 34 KiB each).
+        _ = tls.setMode(SSL.MODE_RELEASE_BUFFERS)
+        tls.setAcceptState()
+        connectionCounter &+= 1
+        let connection = ProxyConnection(
+            worker: self, router: router, listenerName: settings.listenerNames[listener.listenerIndex],
+            id: UInt64(index) << 48 | connectionCounter, clientFD: fd, clientAddress: address, tls: tls, now: loop.now
+        )
+        do {
+            connection.clientToken = try loop.register(fd, target: .client(connection))
+        } catch {
+            limiter.release()
+            close(fd)
+            logger.error("worker \(index): cannot register a connection: \(error)")
+            return
+        }
+        connection.listIndex = connections.count
+        connections.append(connection)
+        connection.start()
+    }
+
+    // MARK: Connection support
+
+    /// Called by a connection once it has closed its sockets.
+    func connectionFinished(_ connection: ProxyConnection, record: ConnectionRecord?) {
+        let position = connection.listIndex
+        if position >= 0, position < connections.count, connections[position] === connection {
+            let last = connections.removeLast()
+            if position < connections.count {
+                connections[position] = last
+                last.listIndex = position
+            }
+            connection.listIndex = -1
+            limiter.release()
+        }
+        if let record, let accessLog { accessLog(record) }
+        if state == .draining, connections.isEmpty { state = .stopped }
+    }
+
+    /// The addresses to try for `host`, each with the label the access log shows. Names are resolved once per
+    /// host per worker (blocking `getaddrinfo`, so configurations should prefer numeric addresses).
+    func backendCandidates(for host: any RoutedHost) -> [(address: SocketAddress, label: String)] {
+        let key = ObjectIdentifier(host)
+        if let cached = candidateCache[key] { return cached }
+        var candidates: [(address: SocketAddress, label: String)] = []
+        for backend in host.backends {
+            switch backend {
+            case .tcp(let name, let port):
+                for address in SocketAddress.resolve(host: name, port: port) {
+                    candidates.append((address, backend.description))
+                }
+            case .unix(let path):
+                if let address = SocketAddress(unixPath: path) { candidates.append((address, backend.description)) }
+            }
+        }
+        candidateCache[key] = candidates
+        return candidates
+    }
+
+    /// The round-robin starting index for `host`'s next connection. Workers start at different offsets so the
+    /// first connections of each do not all hit the first backend.
+    func nextBackendStart(for host: any RoutedHost, count: Int) -> Int {
+        let key = ObjectIdentifier(host)
+        let next = roundRobin[key] ?? index
+        roundRobin[key] = (next + 1) % count
+        return next % count
+    }
+}
