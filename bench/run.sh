@@ -18,12 +18,13 @@ W=$OUT/work
 LOGS=$OUT/logs
 mkdir -p "$W" "$LOGS" "$BENCH_DIR/results/bin"
 
-DURATION=${BENCH_DURATION:-5}        # seconds measured per figure and server
+DURATION=${BENCH_DURATION:-3}        # seconds measured per figure, server and round
+ROUNDS=${BENCH_ROUNDS:-2}            # rounds per figure (servers alternate within each)
 WARMUP=${BENCH_WARMUP:-1}            # seconds run before measuring
 WORKERS=2                            # HAProxy nbthread == Portcullis workers
 HS_THREADS=2                         # load client threads for handshake figures
 HS_CONNS=${BENCH_HS_CONNS:-16}       # handshakes in flight
-IDLE_COUNTS=(1000 9000)
+IDLE_COUNTS=(${BENCH_IDLE_COUNTS:-1000 9000})
 SERVERS=(${BENCH_SERVERS:-haproxy portcullis})
 PORT_BASE=${BENCH_PORT_BASE:-24400}
 
@@ -232,7 +233,7 @@ HAPROXY_VERSION=$(haproxy -v 2>/dev/null | head -1 | sed 's/ - https.*//')
 OPENSSL_VERSION=$(openssl version)
 PC_VERSION="n/a"
 if [ -z "${UNAVAILABLE[portcullis]:-}" ] && [ -n "$PC_BIN" ] && [ -x "$PC_BIN" ]; then
-    PC_VERSION=$("$PC_BIN" version 2>&1 | tr '\n' ' ' | sed 's/ *$//')
+    PC_VERSION=$("$PC_BIN" version 2>&1 | head -1)
 fi
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 CPU_MODEL=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
@@ -352,43 +353,55 @@ declare -A LABEL=() UNIT=() BETTER=()
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # measure KEY "label" unit higher|lower metric cpu_metric port_kind tlsload-args...
+# Runs ROUNDS rounds; in each, every server once, alternating which goes first (so a drift of the machine's
+# load does not favour one). The figure is the mean over the rounds; the rounds' values are kept in notes.
 ORDER_FLIP=0
 measure() {
     local key=$1 label=$2 unit=$3 better=$4 metric=$5 cpu_metric=$6 kind=$7
     shift 7
     FIGURES+=("$key"); LABEL[$key]=$label; UNIT[$key]=$unit; BETTER[$key]=$better
-    note_busy
-    local order=("${SERVERS[@]}")
-    # Alternate which server goes first, so a slow drift of the machine's load does not favour one.
-    if (( ORDER_FLIP )) && (( ${#order[@]} == 2 )); then order=("${order[1]}" "${order[0]}"); fi
-    ORDER_FLIP=$(( 1 - ORDER_FLIP ))
-    local s port sni line
-    for s in "${order[@]}"; do
-        if [ -n "${UNAVAILABLE[$s]:-}" ] || [ -z "${SERVER_PID[$s]:-}" ] || ! kill -0 "${SERVER_PID[$s]}" 2>/dev/null; then
-            [ -z "${UNAVAILABLE[$s]:-}" ] && [ -n "${SERVER_PID[$s]:-}" ] && UNAVAILABLE[$s]="process exited during the run (logs/$s.log)"
-            VAL[$key,$s]="n/a"
-            continue
+    local s port sni line round v c
+    declare -A sum=() csum=() n=() per=() failed=() hs=() nr=() unexp=() err=()
+    for round in $(seq 1 "$ROUNDS"); do
+        note_busy
+        local order=("${SERVERS[@]}")
+        if (( ORDER_FLIP )) && (( ${#order[@]} == 2 )); then order=("${order[1]}" "${order[0]}"); fi
+        ORDER_FLIP=$(( 1 - ORDER_FLIP ))
+        for s in "${order[@]}"; do
+            if [ -n "${UNAVAILABLE[$s]:-}" ] || [ -z "${SERVER_PID[$s]:-}" ] || ! kill -0 "${SERVER_PID[$s]}" 2>/dev/null; then
+                [ -z "${UNAVAILABLE[$s]:-}" ] && [ -n "${SERVER_PID[$s]:-}" ] && UNAVAILABLE[$s]="process exited during the run (logs/$s.log)"
+                continue
+            fi
+            if [ "$kind" = rsa ]; then port=${PORT_RSA[$s]}; sni=$SNI_RSA; else port=${PORT_EC[$s]}; sni=$SNI_EC; fi
+            line=$("$TLSLOAD" "$@" --port "$port" --sni "$sni" --warmup "$WARMUP" --duration "$DURATION" \
+                   --ciphers "$CLIENT_CIPHERS" --ciphersuites "$CLIENT_SUITES" \
+                   --cpu-pids "$(server_pids "$s" | paste -sd, -)" 2>>"$LOGS/tlsload.err" | grep '^RESULT')
+            printf '%s\t%s\tround=%s %s\n' "$key" "$s" "$round" "$line" >>"$RAW"
+            v=$(field "$line" "$metric"); c=$(field "$line" "$cpu_metric")
+            [ -z "$v" ] && continue
+            sum[$s]=$(awk -v a="${sum[$s]:-0}" -v b="$v" 'BEGIN{print a+b}')
+            csum[$s]=$(awk -v a="${csum[$s]:-0}" -v b="${c:-0}" 'BEGIN{print a+b}')
+            n[$s]=$(( ${n[$s]:-0} + 1 ))
+            per[$s]+="${per[$s]:+/}$v"
+            failed[$s]=$(( ${failed[$s]:-0} + $(field "$line" failed) ))
+            hs[$s]=$(( ${hs[$s]:-0} + $(field "$line" handshakes || true) + 0 ))
+            nr[$s]=$(( ${nr[$s]:-0} + $(field "$line" not_reused) + 0 ))
+            unexp[$s]=$(( ${unexp[$s]:-0} + $(field "$line" unexpected_reuse) + 0 ))
+            [ -z "${err[$s]:-}" ] && err[$s]=$(field "$line" first_error | cut -c1-80)
+            say "$(printf '%-48s %-10s %10s %s  cpu=%s  (round %s)' "$label" "$s" "$v" "$unit" "${c:-?}" "$round")"
+        done
+    done
+    for s in "${SERVERS[@]}"; do
+        if [ -z "${n[$s]:-}" ]; then VAL[$key,$s]="n/a"; continue; fi
+        VAL[$key,$s]=$(awk -v a="${sum[$s]}" -v k="${n[$s]}" 'BEGIN{printf "%.1f", a/k}')
+        CPU[$key,$s]=$(awk -v a="${csum[$s]}" -v k="${n[$s]}" 'BEGIN{printf (a/k < 10 ? "%.3f" : "%.0f"), a/k}')
+        local notes="rounds ${per[$s]}"
+        (( ${failed[$s]} > 0 )) && notes+=", FAILED=${failed[$s]} (${err[$s]})"
+        (( ${unexp[$s]} > 0 )) && notes+=", UNEXPECTED_REUSE=${unexp[$s]}"
+        if [[ "$*" == *--resume* ]] && (( ${hs[$s]} > 0 )); then
+            notes+=", $(awk -v a="${hs[$s]}" -v b="${nr[$s]}" 'BEGIN{printf "%.1f", 100*(a-b)/a}')% resumed"
         fi
-        if [ "$kind" = rsa ]; then port=${PORT_RSA[$s]}; sni=$SNI_RSA; else port=${PORT_EC[$s]}; sni=$SNI_EC; fi
-        line=$("$TLSLOAD" "$@" --port "$port" --sni "$sni" --warmup "$WARMUP" --duration "$DURATION" \
-               --ciphers "$CLIENT_CIPHERS" --ciphersuites "$CLIENT_SUITES" \
-               --cpu-pids "$(server_pids "$s" | paste -sd, -)" 2>>"$LOGS/tlsload.err" | grep '^RESULT')
-        printf '%s\t%s\t%s\n' "$key" "$s" "$line" >>"$RAW"
-        VAL[$key,$s]=$(field "$line" "$metric")
-        [ -z "${VAL[$key,$s]}" ] && VAL[$key,$s]="n/a"
-        CPU[$key,$s]=$(field "$line" "$cpu_metric")
-        local failed notes=""
-        failed=$(field "$line" failed)
-        [ -n "$failed" ] && [ "$failed" != 0 ] && notes+=" failed=$failed($(field "$line" first_error | cut -c1-80))"
-        local unexpected nr hs
-        unexpected=$(field "$line" unexpected_reuse)
-        [ -n "$unexpected" ] && [ "$unexpected" != 0 ] && notes+=" UNEXPECTED_REUSE=$unexpected"
-        nr=$(field "$line" not_reused); hs=$(field "$line" handshakes)
-        if [[ "$*" == *--resume* ]] && [ -n "$nr" ] && [ -n "$hs" ] && [ "$hs" != 0 ]; then
-            notes+=" resumed $(awk -v a="$hs" -v b="$nr" 'BEGIN{printf "%.0f", 100*(a-b)/a}')%"
-        fi
-        NOTE[$key,$s]=${notes# }
-        say "$(printf '%-48s %-10s %10s %s  cpu=%s %s' "$label" "$s" "${VAL[$key,$s]}" "$unit" "${CPU[$key,$s]:-?}" "${NOTE[$key,$s]}")"
+        NOTE[$key,$s]=$notes
     done
 }
 
@@ -495,7 +508,7 @@ ratio() {   # portcullis / haproxy
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -r); $BUSY_LABEL"
     echo "Versions: $HAPROXY_VERSION; $OPENSSL_VERSION; portcullis: $PC_VERSION (git $GIT_REV)"
     echo "Setup: $WORKERS workers/threads each, same certificates, client offers only AES-128-GCM (TLS 1.3: TLS_AES_128_GCM_SHA256, TLS 1.2: ECDHE-*-AES128-GCM-SHA256), X25519;"
-    echo "       ${WARMUP}s warm-up + ${DURATION}s measured per figure and server; handshakes: $HS_CONNS in flight; memory: fresh servers, ECDSA, TLS 1.3."
+    echo "       $ROUNDS rounds of ${WARMUP}s warm-up + ${DURATION}s measured per figure and server (mean shown); handshakes: $HS_CONNS in flight; memory: fresh servers, ECDSA, TLS 1.3."
     for s in "${SERVERS[@]}"; do
         [ -n "${UNAVAILABLE[$s]:-}" ] && echo "NOTE: $s unavailable: ${UNAVAILABLE[$s]}"
     done
