@@ -427,21 +427,23 @@ measure_idle() {   # server count -> VAL[mem_<count>,server] in KiB per connecti
     kill -TERM "$cpid" 2>/dev/null
     wait "$cpid" 2>/dev/null
     forget_pid "$cpid"
-    local line
+    sleep 1
+    local closed line
+    closed=$(rss_kb "$s")   # after the client closed them all: how much the server gives back
     line=$(grep '^RESULT' "$out")
-    printf '%s\t%s\tbefore_kb=%s after_kb=%s %s %s\n' "$key" "$s" "$before" "$after" "$ready" "$line" >>"$RAW"
+    printf '%s\t%s\tbaseline_kb=%s loaded_kb=%s closed_kb=%s %s %s\n' "$key" "$s" "$before" "$after" "$closed" "$ready" "$line" >>"$RAW"
     if [ -z "$established" ] || [ "$established" = 0 ]; then
         VAL[$key,$s]="n/a"; NOTE[$key,$s]="no connection established ($(field "$line" first_error | cut -c1-80))"
     else
         VAL[$key,$s]=$(awk -v a="$after" -v b="$before" -v n="$established" 'BEGIN{printf "%.1f", (a-b)/n}')
-        CPU[$key,$s]="${before}->${after}KiB"
+        CPU[$key,$s]="${before}->${after}->${closed}"
         local notes=""
         [ "$established" != "$n" ] && notes+=" only $established of $n established"
         local dropped; dropped=$(field "$line" dropped)
         [ -n "$dropped" ] && [ "$dropped" != 0 ] && notes+=" DROPPED=$dropped"
         NOTE[$key,$s]=${notes# }
     fi
-    say "$(printf '%-48s %-10s %10s KiB/conn  rss %s -> %s KiB, %s' "Memory per idle TLS connection @$n" "$s" "${VAL[$key,$s]}" "$before" "$after" "${NOTE[$key,$s]:-ok}")"
+    say "$(printf '%-48s %-10s %10s KiB/conn  RSS %s -> %s KiB, %s KiB after close; %s' "Memory per idle TLS connection @$n" "$s" "${VAL[$key,$s]}" "$before" "$after" "$closed" "${NOTE[$key,$s]:-ok}")"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -516,7 +518,7 @@ ratio() {   # portcullis / haproxy
     printf '%-48s %12s %12s %8s  %-9s %s\n' "Figure" "HAProxy" "Portcullis" "P/H" "better" "server CPU (HAProxy | Portcullis) and notes"
     for key in "${FIGURES[@]}"; do
         h=${VAL[$key,haproxy]:-n/a}; p=${VAL[$key,portcullis]:-n/a}
-        cpu_unit="µs/hs"; [[ "$key" == bulk* ]] && cpu_unit="s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS"
+        cpu_unit="µs/hs"; [[ "$key" == bulk* ]] && cpu_unit="s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS KiB baseline->loaded->closed"
         extra="${CPU[$key,haproxy]:--} | ${CPU[$key,portcullis]:--} $cpu_unit"
         n="${NOTE[$key,haproxy]:-}${NOTE[$key,haproxy]:+ (H) }${NOTE[$key,portcullis]:-}${NOTE[$key,portcullis]:+ (P)}"
         printf '%-48s %12s %12s %8s  %-9s %s\n' "${LABEL[$key]} [${UNIT[$key]}]" "$h" "$p" "$(ratio "$h" "$p")" "${BETTER[$key]}" "$extra${n:+; $n}"
@@ -535,7 +537,7 @@ ratio() {   # portcullis / haproxy
     echo "|---|---:|---:|---:|---|---|"
     for key in "${FIGURES[@]}"; do
         h=${VAL[$key,haproxy]:-n/a}; p=${VAL[$key,portcullis]:-n/a}
-        cpu_unit="µs/handshake"; [[ "$key" == bulk* ]] && cpu_unit="CPU s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS KiB"
+        cpu_unit="µs/handshake"; [[ "$key" == bulk* ]] && cpu_unit="CPU s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS KiB baseline→loaded→after close"
         n="${NOTE[$key,haproxy]:+H: ${NOTE[$key,haproxy]} }${NOTE[$key,portcullis]:+P: ${NOTE[$key,portcullis]}}"
         echo "| ${LABEL[$key]} (${UNIT[$key]}) | $h | $p | $(ratio "$h" "$p") | ${BETTER[$key]} | ${CPU[$key,haproxy]:--} / ${CPU[$key,portcullis]:--} $cpu_unit${n:+; $n} |"
     done
