@@ -120,9 +120,11 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             crl = PEM_read_bio_X509_CRL(bio.pointer, nil, nil, nil)
         case .asn1:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             crl = d2i_X509_CRL_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }

@@ -15,12 +15,14 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             key = try PassphraseBox.with(passphrase) { userdata in
                 PEM_read_bio_PrivateKey(bio.pointer, nil, passphraseTrampoline, userdata)
             }
         case .asn1:
             if passphrase != nil { throw CryptoError.invalidArgument("passphrase is only supported for PEM encoded private keys") }
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             key = d2i_PrivateKey_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }
@@ -91,9 +93,11 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             key = PEM_read_bio_PUBKEY(bio.pointer, nil, nil, nil)
         case .asn1:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             key = d2i_PUBKEY_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }

@@ -41,9 +41,10 @@ public final class PKCS12 {
     ///
     /// Key and certificates are encrypted with pbeWithSHA1And3-KeyTripleDES-CBC (implemented by OpenSSL 3.0's
     /// default provider, unlike the old RC2-40 default). `iter` is the PBE iteration count; `macIter` the MAC
-    /// iteration count, with -1 omitting the MAC. A nil passphrase is OpenSSL's "no password". A key that
-    /// does not match the certificate is `.openSSL` ("key values mismatch"). A passphrase or friendly name
-    /// containing a NUL byte is `.invalidArgument` (OpenSSL reads both as C strings).
+    /// iteration count (HMAC-SHA256, OpenSSL 3.0's default), with -1 omitting the MAC. A nil passphrase is
+    /// OpenSSL's "no password". A key that does not match the certificate is `.openSSL` ("key values
+    /// mismatch"). A passphrase or friendly name containing a NUL byte is `.invalidArgument` (OpenSSL reads
+    /// both as C strings).
     public func export(passphrase: [UInt8]? = nil, iter: Int = 2048, macIter: Int = 1) throws -> [UInt8] {
         OpenSSLErrorQueue.clear()
         guard let iterations = Int32(exactly: iter), let macIterations = Int32(exactly: macIter) else {
@@ -109,6 +110,7 @@ extension Crypto {
         OpenSSLErrorQueue.clear()
         let pass = try PKCS12.cString(passphrase, what: "passphrase")
         let bio = try MemoryBIO(buffer)
+        defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
         guard let p12 = d2i_PKCS12_bio(bio.pointer, nil) else { throw CryptoError.fromQueue() }
         defer { PKCS12_free(p12) }
         var key: OpaquePointer?

@@ -40,9 +40,11 @@ extension Crypto {
         switch type {
         case .pem:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             p7 = PEM_read_bio_PKCS7(bio.pointer, nil, nil, nil)
         case .asn1:
             let bio = try MemoryBIO(buffer)
+            defer { withExtendedLifetime(bio) {} }  // the C call below reads bio.pointer after its last Swift use
             p7 = d2i_PKCS7_bio(bio.pointer, nil)
         case .text: throw CryptoError.invalidArgument("type argument must be FILETYPE_PEM or FILETYPE_ASN1")
         }

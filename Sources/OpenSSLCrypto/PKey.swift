@@ -55,9 +55,10 @@ public final class PKey: @unchecked Sendable {
     ///
     /// - `Crypto.TYPE_RSA`: an RSA key of `bits` bits with public exponent 65537; `bits <= 0` is
     ///   `.invalidArgument`.
-    /// - `Crypto.TYPE_DSA`: fresh DSA parameters of `bits` bits (FIPS 186-2 style, so 512 and 576 work as in
-    ///   pyOpenSSL), then a key.
-    /// - `Crypto.TYPE_ED25519` / `Crypto.TYPE_ED448`: `bits` must be 0 or the curve's size (253 / 456).
+    /// - `Crypto.TYPE_DSA`: fresh DSA parameters of `bits` bits (512 and 576 still work, as in pyOpenSSL),
+    ///   then a key.
+    /// - `Crypto.TYPE_ED25519` / `Crypto.TYPE_ED448`: `bits` must be 0 or what `bits()` reports for them
+    ///   (256 / 456).
     /// - anything else is `.invalidArgument("No such key type")`; use `generateKey(curve:)` for EC keys.
     public func generateKey(type: Int32, bits: Int) throws {
         OpenSSLErrorQueue.clear()
@@ -73,7 +74,7 @@ public final class PKey: @unchecked Sendable {
             guard bits > 0, bits <= Int(Int32.max) else { throw CryptoError.invalidArgument("Invalid number of bits") }
             key = try KeyGeneration.generateDSA(bits: Int32(bits))
         case Crypto.TYPE_ED25519, Crypto.TYPE_ED448:
-            let natural = type == Crypto.TYPE_ED25519 ? 253 : 456
+            let natural = type == Crypto.TYPE_ED25519 ? 256 : 456
             guard bits == 0 || bits == natural else {
                 throw CryptoError.invalidArgument("Ed25519/Ed448 keys have a fixed size (\(natural) bits); pass 0")
             }
@@ -143,23 +144,25 @@ private enum KeyGeneration {
         return key
     }
 
-    /// DSA needs parameters first. FIPS 186-2 generation is chosen so the small sizes pyOpenSSL's tests use
-    /// (512, 576 bits) are accepted, as `DSA_generate_parameters_ex` accepted them.
+    /// DSA through the deprecated-but-present `DSA_generate_parameters_ex`/`DSA_generate_key`, as pyOpenSSL
+    /// does: OpenSSL 3.0's provider keygen validates (L, N) against FIPS 186-4 and refuses the small sizes
+    /// pyOpenSSL's tests use (512, 576 bits: "bad ffc parameters"), while the legacy path still accepts them.
     static func generateDSA(bits: Int32) throws(CryptoError) -> OpaquePointer {
-        guard let paramCtx = EVP_PKEY_CTX_new_from_name(nil, "DSA", nil) else { throw CryptoError.fromQueue() }
-        defer { EVP_PKEY_CTX_free(paramCtx) }
-        guard EVP_PKEY_paramgen_init(paramCtx) > 0,
-              EVP_PKEY_CTX_set_dsa_paramgen_type(paramCtx, "fips186_2") > 0,
-              EVP_PKEY_CTX_set_dsa_paramgen_bits(paramCtx, bits) > 0
-        else { throw CryptoError.fromQueue() }
-        var params: OpaquePointer?
-        guard EVP_PKEY_paramgen(paramCtx, &params) > 0, let params else { throw CryptoError.fromQueue() }
-        defer { EVP_PKEY_free(params) }
-        guard let keyCtx = EVP_PKEY_CTX_new_from_pkey(nil, params, nil) else { throw CryptoError.fromQueue() }
-        defer { EVP_PKEY_CTX_free(keyCtx) }
-        guard EVP_PKEY_keygen_init(keyCtx) > 0 else { throw CryptoError.fromQueue() }
-        var key: OpaquePointer?
-        guard EVP_PKEY_generate(keyCtx, &key) > 0, let key else { throw CryptoError.fromQueue() }
+        guard let dsa = DSA_new() else { throw CryptoError.fromQueue() }
+        guard DSA_generate_parameters_ex(dsa, bits, nil, 0, nil, nil, nil) == 1, DSA_generate_key(dsa) == 1 else {
+            DSA_free(dsa)
+            throw CryptoError.fromQueue()
+        }
+        guard let key = EVP_PKEY_new() else {
+            DSA_free(dsa)
+            throw CryptoError.fromQueue()
+        }
+        // EVP_PKEY_assign takes over the DSA reference on success only.
+        guard EVP_PKEY_assign(key, EVP_PKEY_DSA, UnsafeMutableRawPointer(dsa)) == 1 else {
+            DSA_free(dsa)
+            EVP_PKEY_free(key)
+            throw CryptoError.fromQueue()
+        }
         return key
     }
 }

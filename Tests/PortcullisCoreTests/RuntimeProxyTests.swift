@@ -40,7 +40,7 @@ import Testing
         #expect(end == .eof)
         // The other direction is still open: the backend answers, then closes.
         try TestSocket.sendAll(upstream, Array("world".utf8))
-        shutdown(upstream, Int32(SHUT_WR))
+        shutdown(upstream, Connection.SHUT_WR)
         let response = try client.receiveUntilCloseNotify()
         #expect(String(decoding: response, as: UTF8.self) == "world")
 
@@ -72,7 +72,7 @@ import Testing
         defer { close(upstream) }
         #expect(try TestSocket.readExactly(upstream, 1) == Array("x".utf8))
         try TestSocket.sendAll(upstream, Array("banner".utf8))
-        shutdown(upstream, Int32(SHUT_WR))
+        shutdown(upstream, Connection.SHUT_WR)
         #expect(try client.receiveUntilCloseNotify() == Array("banner".utf8))
 
         // TLS 1.3 half-close: after the server's close_notify the client keeps sending.
@@ -105,7 +105,7 @@ import Testing
             let writer = DispatchSemaphore(value: 0)
             Thread.detachNewThread {
                 try? TestSocket.sendAll(upstream, toClient)
-                shutdown(upstream, Int32(SHUT_WR))
+                shutdown(upstream, Connection.SHUT_WR)
                 writer.signal()
             }
             let (received, end) = TestSocket.readToEnd(upstream)
@@ -261,7 +261,7 @@ import Testing
         // Then the client's bytes, unchanged.
         #expect(try TestSocket.readExactly(upstream, 7) == Array("payload".utf8))
         try client.closeNotify()
-        shutdown(upstream, Int32(SHUT_WR))
+        shutdown(upstream, Connection.SHUT_WR)
         #expect(try client.receiveUntilCloseNotify().isEmpty)
         let record = try #require(proxy.records.waitFor(count: 1).first)
         #expect(record.clientSubject == "CN=Runtime Test Client")

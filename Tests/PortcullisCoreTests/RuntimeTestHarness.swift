@@ -298,7 +298,7 @@ final class TestTLSClient {
     func closeNotify() throws { _ = try tls.shutdown() }
 
     /// Closes TCP without close_notify (what a truncation attack or a crashed client looks like).
-    func closeWithoutCloseNotify() { shutdown(fd, Int32(SHUT_WR)) }
+    func closeWithoutCloseNotify() { shutdown(fd, Connection.SHUT_WR) }
 
     /// Full duplex: sends `outgoing` then close_notify, while reading until the peer's close_notify.
     /// Non-blocking with poll, because one `Connection` cannot be driven by two threads.

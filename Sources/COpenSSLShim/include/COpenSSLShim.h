@@ -6,5 +6,6 @@
  */
 #include "shim_crypto.h"
 #include "shim_ssl.h"
+#include "shim_x509.h"
 #include "shim_connection.h"
 #endif

@@ -119,6 +119,7 @@ private struct Builder {
         configuration.timeouts.idle = global.duration("idle_timeout", default: .seconds(300))
         configuration.timeouts.backendConnect = global.duration("connect_timeout", default: .seconds(5))
         configuration.drainTimeout = global.duration("drain_timeout", default: .seconds(30), allowZero: true)
+        configuration.ticketKeyFiles = (global.stringArray("ticket_key_files") ?? []).map(resolvePath)
         global.reportUnknownKeys()
     }
 
@@ -156,7 +157,6 @@ private struct Builder {
         session.cacheSize = reader.int("session_cache_size", default: session.cacheSize, range: 0...10_000_000)
         session.timeout = reader.duration("session_timeout", default: session.timeout)
         session.tickets = reader.bool("session_tickets", default: session.tickets)
-        session.ticketKeyFiles = (reader.stringArray("ticket_key_files") ?? []).map(resolvePath)
         let listener = ListenerConfiguration(
             name: name,
             addresses: addresses,

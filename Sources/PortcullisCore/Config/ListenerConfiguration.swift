@@ -15,8 +15,8 @@ public struct ListenerConfiguration: Sendable, Equatable {
     public var strictSNI: Bool
     /// `listen(2)` backlog.
     public var backlog: Int
-    /// Session resumption. It lives here, not on the host: OpenSSL keeps the session cache and the ticket
-    /// keys on the context a handshake starts with (the listener's), whichever host the SNI callback selects.
+    /// Session resumption. It lives here, not on the host: OpenSSL keeps the session cache and the session
+    /// lifetime on the context a handshake starts with (the listener's), whichever host is then selected.
     public var session: SessionConfiguration
 
     public init(
@@ -46,15 +46,11 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var timeout: Duration
     /// Issue and accept session tickets (TLS 1.2 tickets and TLS 1.3 resumption PSKs).
     public var tickets: Bool
-    /// Ticket key files, newest first: the first key encrypts new tickets, all of them decrypt. Empty means
-    /// a random key per process (tickets then only resume on the same instance, until restart).
-    public var ticketKeyFiles: [String]
 
-    public init(cacheSize: Int = 20_480, timeout: Duration = .seconds(300), tickets: Bool = true, ticketKeyFiles: [String] = []) {
+    public init(cacheSize: Int = 20_480, timeout: Duration = .seconds(300), tickets: Bool = true) {
         self.cacheSize = cacheSize
         self.timeout = timeout
         self.tickets = tickets
-        self.ticketKeyFiles = ticketKeyFiles
     }
 }
 

@@ -31,6 +31,11 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var timeouts: Timeouts
     /// How long SIGTERM/SIGINT lets open connections finish before the process exits anyway.
     public var drainTimeout: Duration
+    /// Session-ticket key files, the encrypting key first; every key decrypts. Each file holds one 80-byte
+    /// key (16-byte name, 32-byte HMAC secret, 32-byte AES key; nginx's format, `openssl rand 80`), raw or
+    /// base64. Process-wide because OpenSSL may need the keys of any context a connection switches to.
+    /// Empty: OpenSSL's random per-process keys (tickets then resume only on this instance until restart).
+    public var ticketKeyFiles: [String] = []
     /// The listening sockets, in file order.
     public var listeners: [ListenerConfiguration]
     /// The virtual hosts, in file order.

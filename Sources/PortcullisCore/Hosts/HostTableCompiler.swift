@@ -8,6 +8,9 @@ struct HostTableCompiler {
     let configuration: ProxyConfiguration
     let logger: Logger
     private var diagnostics: [ConfigurationDiagnostic] = []
+    /// Shared by every context: the ticket callback of the listener context reads the keys of whichever
+    /// context the connection uses by then.
+    private var ticketKeys: TicketKeys?
 
     init(configuration: ProxyConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -26,6 +29,13 @@ struct HostTableCompiler {
     }
 
     mutating func compile() throws(ConfigurationError) -> HostTable {
+        if !configuration.ticketKeyFiles.isEmpty {
+            do {
+                ticketKeys = try TicketKeyFiles.load(configuration.ticketKeyFiles)
+            } catch {
+                report("global.ticket_key_files", "\(error)")
+            }
+        }
         var hosts: [Host] = []
         for (index, hostConfiguration) in configuration.hosts.enumerated() {
             if let host = compileHost(hostConfiguration, index: index) { hosts.append(host) }
@@ -113,6 +123,9 @@ struct HostTableCompiler {
             }
             attempt(path) { try context.setVerify(verifyMode) }
             attempt("\(path).client_verify_depth") { try context.setVerifyDepth(depth) }
+        }
+        if let ticketKeys {
+            attempt("global.ticket_key_files") { try context.setTicketKeys(ticketKeys) }
         }
         let sessionIDContext = Self.sessionIDContext(for: host)
         attempt(path) { try context.setSessionId(sessionIDContext) }
@@ -227,10 +240,8 @@ struct HostTableCompiler {
             }
             try context.setTimeout(max(1, sessionTimeout))
         }
-        if !listener.session.ticketKeyFiles.isEmpty {
-            attempt("\(path).ticket_key_files") {
-                try TicketKeyFiles.install(listener.session.ticketKeyFiles, into: context)
-            }
+        if let ticketKeys {
+            attempt("global.ticket_key_files") { try context.setTicketKeys(ticketKeys) }
         }
         let listenerName = listener.name
         let rules = ListenerTLS(configuration: listener, context: context, names: names, defaultHost: defaultHost)

@@ -14,14 +14,15 @@ final class BufferPool {
     static let alignment = 4096
 
     private var free: [UnsafeMutableRawPointer] = []
-    /// Free buffers kept for reuse; beyond this, returned buffers go back to the allocator.
+    /// Free buffers kept for reuse (1024 = 16 MiB per worker by default); beyond this, returned buffers go
+    /// back to the allocator, so a burst does not pin its peak memory forever.
     let maximumCached: Int
     /// Buffers handed out and not returned yet (for tests and metrics).
     private(set) var outstanding = 0
     /// Buffers ever allocated from the system by this pool.
     private(set) var allocations = 0
 
-    init(maximumCached: Int = 4096) {
+    init(maximumCached: Int = 1024) {
         self.maximumCached = maximumCached
         free.reserveCapacity(min(maximumCached, 1024))
     }

@@ -11,7 +11,8 @@ struct BoundSocket: Sendable {
 /// A worker's registration of one bound socket: accepts in batches on readiness, and can pause itself for a
 /// moment when the process runs out of descriptors.
 final class ListenerSocket: LoopEventHandler, LoopTimerTarget {
-    unowned let worker: Worker
+    /// The worker outlives its listeners.
+    unowned(unsafe) let worker: Worker
     private(set) var fd: Int32
     let listenerIndex: Int
     var token = EventLoop.Token.none

@@ -24,7 +24,9 @@ final class ProxyConnection: LoopTimerTarget {
 
     // MARK: Identity and sockets
 
-    unowned let worker: Worker
+    /// The worker outlives its connections (it finishes every one before it exits), so the reference needs
+    /// no reference counting on the hot path.
+    unowned(unsafe) let worker: Worker
     /// The table this connection started with; kept for its whole life (reloads do not affect it).
     let router: any ConnectionRouter
     let listenerName: String
@@ -629,6 +631,12 @@ final class ProxyConnection: LoopTimerTarget {
     }
 
     // MARK: Helpers
+
+    /// Bytes waiting in each direction's buffer, and whether each buffer holds pool memory (for tests and
+    /// diagnostics).
+    var bufferState: (upstream: Int, downstream: Int, holdsMemory: Int) {
+        (upstream.count, downstream.count, (upstream.holdsMemory ? 1 : 0) + (downstream.holdsMemory ? 1 : 0))
+    }
 
     /// A transport failure (reset, broken pipe) as opposed to a TLS protocol error.
     private static func isTransportError(_ error: any Error) -> Bool {

@@ -136,7 +136,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         addresses.withLock { $0 = bound }
     }
 
-    private static func listeningSocket(_ address: SocketAddress, backlog: Int, name: String) throws -> Int32 {
+    static func listeningSocket(_ address: SocketAddress, backlog: Int, name: String) throws -> Int32 {
         let fd = portcullis_socket_stream(address.domain)
         guard fd >= 0 else { throw SystemCallError.last("socket for listener \(name) \(address)") }
         _ = portcullis_set_reuseaddr(fd)

@@ -1,3 +1,0 @@
-import Testing
-@testable import OpenSSLCrypto
-@Test func emptyCertificateCanBeCreated() throws { _ = try X509() }

@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import Testing
+@testable import PortcullisCore
+
+@Suite struct ConfigLoggingTests {
+    func record() -> ConnectionRecord {
+        var record = ConnectionRecord(acceptedAt: 1_700_000_000, clientAddress: "127.0.0.1:5000", listener: "https", closeReason: "client_close")
+        record.serverName = "www.example.com"
+        record.host = "www"
+        record.tlsVersion = "TLSv1.3"
+        record.cipher = "TLS_AES_128_GCM_SHA256"
+        record.sessionReused = true
+        record.clientSubject = "CN=billing,OU=ops"
+        record.clientVerify = "ok"
+        record.backend = "127.0.0.1:8080"
+        record.bytesFromClient = 517
+        record.bytesToClient = 8211
+        record.handshakeDuration = .microseconds(2143)
+        record.totalDuration = .milliseconds(15)
+        return record
+    }
+
+    func temporaryFile() -> String { NSTemporaryDirectory() + "portcullis-log-\(UUID().uuidString).log" }
+
+    @Test func accessLogTextLine() throws {
+        let line = AccessLogWriter(output: .stdout, format: .text).line(for: record())
+        let fields = line.split(separator: " ").dropFirst().joined(separator: " ")
+        #expect(fields == "client=127.0.0.1:5000 listener=https sni=www.example.com host=www tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 alpn=- resumed=true client_subject=\"CN=billing,OU=ops\" client_verify=ok backend=127.0.0.1:8080 bytes_in=517 bytes_out=8211 handshake_ms=2.143 duration_ms=15.000 close=client_close")
+    }
+
+    @Test func accessLogJSONLineIsValidJSON() throws {
+        var failed = record()
+        failed.closeReason = "handshake_failed"
+        failed.error = "unrecognized SNI name \"x\"\n"
+        failed.handshakeDuration = nil
+        let line = AccessLogWriter(output: .stdout, format: .json).line(for: failed)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["close"] as? String == "handshake_failed")
+        #expect(object["error"] as? String == "unrecognized SNI name \"x\"\n")
+        #expect(object["bytes_in"] as? Int == 517)
+        #expect(object["resumed"] as? Bool == true)
+        #expect(object["handshake_ms"] is NSNull)
+        #expect(object["alpn"] is NSNull)
+    }
+
+    @Test func operationalLogToAFileInBothFormats() throws {
+        let path = temporaryFile()
+        let configuration = ProxyConfiguration(logLevel: .notice, logFormat: .json, logDestination: .file(path), accessLog: .file(path + ".access"))
+        let setup = try LoggingSetup(configuration: configuration)
+        let logger = setup.logger(label: "portcullis")
+        logger.info("not shown")
+        logger.warning("key \"readable\"", metadata: ["file": "/k.pem"])
+        setup.accessLog?.write(record())
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(object["level"] as? String == "warning")
+        #expect(object["msg"] as? String == "key \"readable\"")
+        #expect(object["file"] as? String == "/k.pem")
+        #expect(object["logger"] as? String == "portcullis")
+        #expect(try String(contentsOfFile: path + ".access", encoding: .utf8).contains("\"client\":\"127.0.0.1:5000\""))
+
+        let textLine = PortcullisLogHandler.format(level: .error, label: "p", message: "m", metadata: ["b": "two words", "a": "x"], format: .text)
+        #expect(textLine.hasSuffix(" error p: m a=x b=\"two words\""))
+    }
+
+    @Test func accessLogOffHasNoWriter() throws {
+        let setup = try LoggingSetup(configuration: ProxyConfiguration(accessLog: .off))
+        #expect(setup.accessLog == nil)
+    }
+
+    @Test func unopenableLogFileIsAnError() {
+        #expect(throws: LogOutputError.self) { try LoggingSetup(configuration: ProxyConfiguration(logDestination: .file("/nonexistent/dir/x.log"))) }
+    }
+
+    @Test func sha256KnownAnswers() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(SHA256.hash([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+}
