@@ -7,6 +7,7 @@
 #   BENCH_SERVERS=haproxy bench/run.sh
 #   PORTCULLIS_BIN=/path/portcullis BENCH_SKIP_BUILD=1 bench/run.sh
 #   BENCH_NICE=-10 bench/run.sh       # on a busy machine: run the benchmark at a higher priority
+#   BENCH_UPDATE_README=1 bench/run.sh # also put the summary table into bench/README.md
 #
 # Results go to bench/results/<UTC timestamp>/ (summary.txt, summary.md, raw.tsv, logs/, work/).
 set -uo pipefail
@@ -499,9 +500,10 @@ note_busy
 # ---------------------------------------------------------------------------------------------------
 # Summary
 END_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-BUSY_LABEL="quiet machine (no compiler seen during the run; load averages: ${LOADS[*]})"
+LOAD_RANGE=$(printf '%s\n' "${LOADS[@]}" | sort -g | sed -n '1p;$p' | paste -sd- -)
+BUSY_LABEL="quiet machine (no compiler seen during the run; 1-min load average $LOAD_RANGE)"
 if (( MAX_COMPILERS > 0 )); then
-    BUSY_LABEL="MEASURED WHILE OTHER BUILDS WERE RUNNING (up to $MAX_COMPILERS compiler processes seen; 1-min load averages: ${LOADS[*]})"
+    BUSY_LABEL="MEASURED WHILE OTHER BUILDS WERE RUNNING (up to $MAX_COMPILERS compiler processes seen; 1-min load average $LOAD_RANGE)"
 fi
 [ -n "$NICE_NOTE" ] && BUSY_LABEL+="; $NICE_NOTE"
 
@@ -524,13 +526,13 @@ ratio() {   # portcullis / haproxy
         [ -n "${UNAVAILABLE[$s]:-}" ] && echo "NOTE: $s unavailable: ${UNAVAILABLE[$s]}"
     done
     echo
-    printf '%-48s %12s %12s %8s  %-9s %s\n' "Figure" "HAProxy" "Portcullis" "P/H" "better" "server CPU (HAProxy | Portcullis) and notes"
+    printf '%-48s %12s %12s %8s  %-7s %8s  %s\n' "Figure" "HAProxy" "Portcullis" "P/H" "better" "CPU P/H" "server CPU per op (HAProxy | Portcullis) and notes"
     for key in "${FIGURES[@]}"; do
         h=${VAL[$key,haproxy]:-n/a}; p=${VAL[$key,portcullis]:-n/a}
         cpu_unit="µs/hs"; [[ "$key" == bulk* ]] && cpu_unit="s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS KiB baseline->loaded->closed"
         extra="${CPU[$key,haproxy]:--} | ${CPU[$key,portcullis]:--} $cpu_unit"
         n="${NOTE[$key,haproxy]:-}${NOTE[$key,haproxy]:+ (H) }${NOTE[$key,portcullis]:-}${NOTE[$key,portcullis]:+ (P)}"
-        printf '%-48s %12s %12s %8s  %-9s %s\n' "${LABEL[$key]} [${UNIT[$key]}]" "$h" "$p" "$(ratio "$h" "$p")" "${BETTER[$key]}" "$extra${n:+; $n}"
+        printf '%-48s %12s %12s %8s  %-7s %8s  %s\n' "${LABEL[$key]} [${UNIT[$key]}]" "$h" "$p" "$(ratio "$h" "$p")" "${BETTER[$key]}" "$(ratio "${CPU[$key,haproxy]:-}" "${CPU[$key,portcullis]:-}")" "$extra${n:+; $n}"
     done
 } >"$OUT/summary.txt"
 
@@ -542,15 +544,24 @@ ratio() {   # portcullis / haproxy
         [ -n "${UNAVAILABLE[$s]:-}" ] && echo && echo "**$s unavailable:** ${UNAVAILABLE[$s]}"
     done
     echo
-    echo "| Figure | HAProxy | Portcullis | Portcullis/HAProxy | better | server CPU HAProxy / Portcullis |"
+    echo "| Figure | HAProxy | Portcullis | Portcullis/HAProxy | better | server CPU per op, HAProxy / Portcullis (P/H) |"
     echo "|---|---:|---:|---:|---|---|"
     for key in "${FIGURES[@]}"; do
         h=${VAL[$key,haproxy]:-n/a}; p=${VAL[$key,portcullis]:-n/a}
         cpu_unit="µs/handshake"; [[ "$key" == bulk* ]] && cpu_unit="CPU s/GB"; [[ "$key" == mem* ]] && cpu_unit="RSS KiB baseline→loaded→after close"
         n="${NOTE[$key,haproxy]:+H: ${NOTE[$key,haproxy]} }${NOTE[$key,portcullis]:+P: ${NOTE[$key,portcullis]}}"
-        echo "| ${LABEL[$key]} (${UNIT[$key]}) | $h | $p | $(ratio "$h" "$p") | ${BETTER[$key]} | ${CPU[$key,haproxy]:--} / ${CPU[$key,portcullis]:--} $cpu_unit${n:+; $n} |"
+        cr=$(ratio "${CPU[$key,haproxy]:-}" "${CPU[$key,portcullis]:-}"); [ "$cr" = - ] && cr="" || cr=" ($cr)"
+        echo "| ${LABEL[$key]} (${UNIT[$key]}) | $h | $p | **$(ratio "$h" "$p")** | ${BETTER[$key]} | ${CPU[$key,haproxy]:--} / ${CPU[$key,portcullis]:--} $cpu_unit$cr${n:+; $n} |"
     done
 } >"$OUT/summary.md"
+
+# BENCH_UPDATE_README=1: put summary.md between the results markers of bench/README.md.
+if [ "${BENCH_UPDATE_README:-0}" = 1 ] && grep -q '<!-- results:begin -->' "$BENCH_DIR/README.md"; then
+    awk -v f="$OUT/summary.md" '
+        /<!-- results:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        /<!-- results:end -->/ { skip = 0 }
+        !skip { print }' "$BENCH_DIR/README.md" >"$OUT/README.new" && mv "$OUT/README.new" "$BENCH_DIR/README.md"
+fi
 
 echo
 cat "$OUT/summary.txt"
