@@ -264,7 +264,7 @@ import Testing
         shutdown(upstream, Connection.SHUT_WR)
         #expect(try client.receiveUntilCloseNotify().isEmpty)
         let record = try #require(proxy.records.waitFor(count: 1).first)
-        #expect(record.clientSubject == "CN=Runtime Test Client")
+        #expect(record.clientSubject == "/CN=Runtime Test Client")
         #expect(record.clientVerify == "ok")
         #expect(record.bytesFromClient == 7)
     }

@@ -619,8 +619,9 @@ final class ProxyConnection: LoopTimerTarget {
             record.sessionReused = tls.sessionReused()
             record.handshakeDuration = .fromNanoseconds(handshakeCompletedAt &- acceptedAt)
         }
-        if tls.getPeerCertificate() != nil {
-            record.clientSubject = clientIdentity.map(Self.subjectText)
+        if let certificate = tls.getPeerCertificate() {
+            // OpenSSL's one-line form (`/C=../O=../CN=..`), as HAProxy's ssl_c_s_dn logs it.
+            record.clientSubject = certificate.getSubject().oneline
             record.clientVerify = VerifyResultText.describe(tls.getVerifyResult())
         }
         record.backend = backendLabel
@@ -642,11 +643,6 @@ final class ProxyConnection: LoopTimerTarget {
     private static func isTransportError(_ error: any Error) -> Bool {
         if case SSLError.sysCall = error { return true }
         return false
-    }
-
-    /// `CN=...,OU=...`: the subject attributes the allow-list works with, in certificate order by kind.
-    private static func subjectText(_ identity: ClientIdentity) -> String {
-        (identity.commonNames.map { "CN=\($0)" } + identity.organizationalUnits.map { "OU=\($0)" }).joined(separator: ",")
     }
 
     static func describe(_ error: any Error) -> String {
