@@ -10,7 +10,9 @@
  *       with --no-ticket a session id) and offers it every time; TLS 1.3 waits for the ticket after each
  *       handshake and offers the newest one next time (as browsers do). SSL_session_reused() tells
  *       whether the server really resumed it, and misses are counted.
- *       The connection is closed right after the handshake (close_notify, then close()).
+ *       The connection is closed right after the handshake (close_notify, then close()); with --echo it
+ *       first sends one byte and waits for it to come back through the backend (so the proxy must connect
+ *       to the backend and relay both ways, as for a real request).
  *   tlsload bulk --port P --direction up|down|echo [--conns C] [--chunk BYTES] ...
  *       C TLS connections, each streams for the whole run. up: client -> backend (discarded);
  *       down: backend -> client; echo: both at once (the backend echoes), counted as received bytes.
@@ -76,6 +78,7 @@ static struct {
     int tls;            /* 0 = any (1.2..1.3), 12, 13 */
     int resume;
     int no_ticket;
+    int echo;           /* handshake mode: one byte each way through the backend before closing */
     const char *ciphers;
     const char *ciphersuites;
     const char *groups;
@@ -106,7 +109,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: tlsload handshake|bulk|idle|backend [options]\n"
             "  --host A --port P --threads T --conns C --warmup S --duration S --hold S\n"
-            "  --tls 1.2|1.3 --resume --no-ticket --ciphers X --ciphersuites X --groups X --sni NAME\n"
+            "  --tls 1.2|1.3 --resume --no-ticket --echo --ciphers X --ciphersuites X --groups X --sni NAME\n"
             "  --direction up|down|echo --chunk BYTES --src-ips K --cpu-pids PID[,PID...] --quiet\n");
     exit(2);
 }
@@ -184,6 +187,7 @@ struct stats {
     uint64_t established;   /* idle: connections ready */
     uint64_t dropped;       /* idle: closed by the server while held */
     uint64_t started;       /* idle: connections started */
+    uint64_t echoed;        /* handshake --echo: round trips completed (whole run) */
     uint64_t settled;       /* idle: connections that reached CS_IDLE or failed before */
     char first_error[256];
 };
@@ -366,6 +370,8 @@ static int ssl_blocked(struct conn *c, int r)
     return -1;
 }
 
+static int after_exchange(struct conn *c);
+
 static int handshake_done(struct worker *w, struct conn *c)
 {
     double t = now_s();
@@ -382,8 +388,28 @@ static int handshake_done(struct worker *w, struct conn *c)
         if (!offered && reused)
             w->st.unexpected_reuse++;
     }
+    if (O.mode == MODE_HANDSHAKE && O.echo && c->state == CS_HANDSHAKE) {
+        c->state = CS_COMMAND;     /* the request: "E" + one byte, echoed by the backend */
+        c->write_off = 0;
+        return 0;
+    }
+    return after_exchange(c);
+}
+
+/* Handshake mode, once the handshake (and the optional echo) is done: keep a session to offer, then close.
+ * Returns -1 when the connection was closed, 0 when it waits for a ticket. */
+static int after_exchange(struct conn *c)
+{
     if (O.mode == MODE_HANDSHAKE) {
         if (O.resume && SSL_version(c->ssl) == TLS1_3_VERSION) {
+            SSL_SESSION *cur = SSL_get0_session(c->ssl);
+            if (cur && cur != c->session && SSL_SESSION_has_ticket(cur) && SSL_SESSION_is_resumable(cur)) {
+                SSL_SESSION_free(c->session);   /* the ticket came with the echo */
+                c->session = SSL_get1_session(c->ssl);
+                c->primed = 1;
+                conn_close(c, 1);
+                return -1;
+            }
             /* TLS 1.3: the ticket arrives after the handshake. Wait for it and offer the newest one
              * next time, as browsers do (a server may treat tickets as single-use). */
             c->state = CS_TICKET;
@@ -410,7 +436,7 @@ static int handshake_done(struct worker *w, struct conn *c)
 
 static const char *command_for_mode(void)
 {
-    if (O.mode == MODE_IDLE)
+    if (O.mode == MODE_IDLE || O.mode == MODE_HANDSHAKE)
         return "Ex";
     return O.dir == DIR_UP ? "D" : O.dir == DIR_DOWN ? "S" : "E";
 }
@@ -460,7 +486,7 @@ static void conn_drive(struct worker *w, struct conn *c)
             if (r > 0) {
                 c->write_off += (size_t)r;
                 if (c->write_off == len)
-                    c->state = O.mode == MODE_IDLE ? CS_ECHO_WAIT : CS_RUN;
+                    c->state = O.mode == MODE_BULK ? CS_RUN : CS_ECHO_WAIT;
                 continue;
             }
             if (ssl_blocked(c, r) > 0)
@@ -471,6 +497,12 @@ static void conn_drive(struct worker *w, struct conn *c)
         case CS_ECHO_WAIT: {
             int r = SSL_read(c->ssl, w->buf, 16);
             if (r > 0) {
+                if (O.mode == MODE_HANDSHAKE) {
+                    w->st.echoed++;
+                    if (after_exchange(c) < 0)
+                        return;
+                    continue;
+                }
                 c->state = CS_IDLE;
                 w->st.established++;
                 w->st.settled++;
@@ -705,6 +737,7 @@ static int run_client(void)
         t.bytes_out += s->bytes_out;
         t.established += s->established;
         t.dropped += s->dropped;
+        t.echoed += s->echoed;
         if (!err[0] && s->first_error[0])
             err = s->first_error;
         if (!w0->proto[0] && ws[i].proto[0])
@@ -721,6 +754,8 @@ static int run_client(void)
                (unsigned long long)t.unexpected_reuse);
         if (O.resume)
             printf(" resumed_rate=%.1f", (double)t.reused / O.duration);
+        if (O.echo)
+            printf(" echoed=%llu", (unsigned long long)t.echoed);
         if (O.n_cpu_pids)
             printf(" server_cpu_s=%.2f server_cpu_us_per_hs=%.1f", cpu, t.ok ? cpu * 1e6 / (double)t.ok : 0.0);
     } else if (O.mode == MODE_BULK) {
@@ -984,6 +1019,8 @@ int main(int argc, char **argv)
             O.resume = 1;
         else if (!strcmp(a, "--no-ticket"))
             O.no_ticket = 1;
+        else if (!strcmp(a, "--echo"))
+            O.echo = 1;
         else if (!strcmp(a, "--ciphers"))
             O.ciphers = ARG();
         else if (!strcmp(a, "--ciphersuites"))
