@@ -71,6 +71,8 @@ command -v haproxy >/dev/null || missing+=(haproxy)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v openssl >/dev/null || missing+=(openssl)
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+command -v ss >/dev/null || missing+=(iproute2)
+command -v pgrep >/dev/null || missing+=(procps)
 if (( ${#missing[@]} )); then
     if [ "$(id -u)" != 0 ]; then
         echo "missing packages: ${missing[*]} (install them, or run as root)" >&2
