@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import OpenSSLCrypto
 @testable import OpenSSLSSL
@@ -250,6 +251,61 @@ private struct DeprecatedLegacyNames: LegacyNames {
         let again = try client.bioRead(65536)
         #expect(again.first == 0x16 && again.count == hello.count)
         #expect(try #require(client.dtlsv1GetTimeout()) > timeout, "the timer doubles after a retransmission")
+    }
+
+    // MARK: Real peers for OCSP stapling and oversized writes
+
+    @Test func sClientReadsTheStapledOCSPResponse() throws {
+        let serverContext = try pki.makeServerContext()
+        let asked = Recorder<Bool>()
+        try serverContext.setOCSPServerCallback { _, _ in asked.append(true); return OCSPTests.response }
+        let listenerFD = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { closeSocket(listenerFD) }
+        let listener = try Connection(context: serverContext, socket: listenerFD)
+        try listener.bind(.ipv4(host: "127.0.0.1", port: 0))
+        try listener.listen(1)
+        try listener.setblocking(false)
+        let port = try #require(try listener.getsockname().port)
+        let child = try OpenSSLChild(["s_client", "-connect", "127.0.0.1:\(port)", "-status", "-CAfile", pki.ca.certPath,
+                                      "-verify_return_error", "-servername", "localhost", "-ign_eof"])
+        var output = ""
+        defer { if output.isEmpty { child.stop(timeout: 0) } }
+        let deadline = Date().addingTimeInterval(10)
+        var accepted: Connection?
+        while accepted == nil, Date() < deadline {
+            do { accepted = try listener.accept().0 } catch SSLError.sysCall(let code, _) where code == EAGAIN { usleep(1000) }
+        }
+        let server = try #require(accepted)
+        defer { try? server.close() }
+        while Date() < deadline {
+            do { try server.doHandshake(); break } catch SSLError.wantRead { usleep(500) } catch SSLError.wantWrite { usleep(500) }
+        }
+        #expect(asked.values == [true])
+        try server.sendAll(Array("stapled\n".utf8))
+        while Date() < deadline {
+            do { _ = try server.shutdown(); break } catch SSLError.wantRead { break } catch SSLError.wantWrite { usleep(500) }
+        }
+        output = child.stop()
+        // The 5-byte OCSPResponse (status unauthorized, no body) as the real client decoded it.
+        #expect(output.contains("OCSP Response Status: unauthorized (0x6)"), "\(output)")
+        #expect(output.contains("stapled"))
+        #expect(output.contains("Verify return code: 0 (ok)"))
+    }
+
+    @Test func bioWriteRefusesMoreThanBIOWriteCanTake() throws {
+        // pyOpenSSL's test_buf_too_large, for the one call that still has a C int length: BIO_write. (send uses
+        // SSL_write_ex, whose size_t length has no such limit.) The check runs before any byte is touched.
+        let connection = try Connection(context: pki.makeClientContext())
+        var byte: UInt8 = 0
+        withUnsafeMutableBytes(of: &byte) { small in
+            let huge = UnsafeRawBufferPointer(start: small.baseAddress, count: Int(Int32.max) + 1)
+            #expect {
+                _ = try connection.bioWrite(huge)
+            } throws: { error in
+                guard case SSLError.invalidArgument(let message) = error else { return false }
+                return message.contains("\(Int32.max)")
+            }
+        }
     }
 
     // MARK: The error type
