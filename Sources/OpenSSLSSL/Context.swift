@@ -11,6 +11,9 @@ import Synchronization
 /// Context is safe to share across threads, which is why it is `Sendable`. The one documented exception is
 /// `setTicketKeys(_:)`, which may rotate session-ticket keys on a frozen Context (it swaps an immutable key
 /// ring under a lock and never rebuilds the context).
+///
+/// The Context holds its callbacks. A callback that captures this same Context makes a reference cycle that keeps
+/// the `SSL_CTX` alive forever; use the Connection the callback receives (`connection.getContext()`).
 public final class Context: @unchecked Sendable {
     /// The owned `SSL_CTX *`.
     package let pointer: OpaquePointer

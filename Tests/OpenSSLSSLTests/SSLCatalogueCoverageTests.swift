@@ -65,6 +65,17 @@ private struct DeprecatedLegacyNames: LegacyNames {
         #expect(legacy.stateString(of: client) == Array("SSL negotiation finished successfully".utf8))
     }
 
+    @Test func historicOptionsAreZero() {
+        // pyOpenSSL keeps these names; OpenSSL 3.0 itself defines every one of them as 0.
+        let historic = [SSL.OP_SINGLE_DH_USE, SSL.OP_SINGLE_ECDH_USE, SSL.OP_EPHEMERAL_RSA, SSL.OP_MICROSOFT_SESS_ID_BUG,
+                        SSL.OP_NETSCAPE_CHALLENGE_BUG, SSL.OP_NETSCAPE_REUSE_CIPHER_CHANGE_BUG,
+                        SSL.OP_SSLREF2_REUSE_CERT_TYPE_BUG, SSL.OP_MICROSOFT_BIG_SSLV3_BUFFER, SSL.OP_MSIE_SSLV2_RSA_PADDING,
+                        SSL.OP_SSLEAY_080_CLIENT_DH_BUG, SSL.OP_TLS_D5_BUG, SSL.OP_TLS_BLOCK_PADDING_BUG, SSL.OP_PKCS1_CHECK_1,
+                        SSL.OP_PKCS1_CHECK_2, SSL.OP_NETSCAPE_CA_DN_BUG, SSL.OP_NETSCAPE_DEMO_CIPHER_CHANGE_BUG]
+        #expect(historic.count == 16)
+        #expect(historic.allSatisfy { $0 == 0 })
+    }
+
     // MARK: Client CA lists, as the client receives them (pyOpenSSL's TestMemoryBIO CA-list cases)
 
     /// Runs a handshake against a server that requests a certificate, after `configure` set its CA list.
@@ -306,6 +317,43 @@ private struct DeprecatedLegacyNames: LegacyNames {
                 return message.contains("\(Int32.max)")
             }
         }
+    }
+
+    // MARK: Lifetime (the leak check's regression test)
+
+    @Test func connectionsContextsAndSessionsAreFreedWithEveryCallbackInstalled() throws {
+        // Callbacks that use the objects they are passed (not captured ones) must not keep anything alive: no
+        // Context -> Connection reference and no cycle through a callback box or an ex_data slot.
+        weak var weakServer: Connection?, weakClient: Connection?, weakServerContext: Context?
+        weak var weakClientContext: Context?, weakSession: Session?
+        do {
+            let serverContext = try pki.makeServerContext()
+            try serverContext.loadVerifyLocations(caFile: pki.ca.certPath)
+            try serverContext.setVerify(SSL.VERIFY_PEER) { _, _, _, _, ok in ok }
+            try serverContext.setTLSExtServernameCallback { connection in _ = connection.getServername() }
+            try serverContext.setALPNSelectCallback { _, offered in .select(offered[0]) }
+            try serverContext.setOCSPServerCallback({ _, _ in OCSPTests.response }, data: "data")
+            try serverContext.setInfoCallback { _, _, _ in }
+            try serverContext.setKeylogCallback { _, _ in }
+            try serverContext.setClientHelloCallback { _ in }
+            try serverContext.setTicketKeys(TicketKeys.generate())
+            let clientContext = try pki.makeClientContext(identity: \.client)
+            try clientContext.setALPNProtos(["h2"])
+            try clientContext.setOCSPClientCallback { _, _, _ in true }
+            let server = try Connection(context: serverContext)
+            server.setInfoCallback { _, _, _ in }
+            let client = try Connection(context: clientContext)
+            client.setVerify(SSL.VERIFY_PEER) { _, _, _, _, ok in ok }
+            try client.requestOCSP()
+            try client.setTLSExtHostName("localhost")
+            try handshake(client: client, server: server)
+            #expect(client.getALPNProtoNegotiated() == Array("h2".utf8))
+            let session = try #require(client.getSession())
+            (weakServer, weakClient, weakServerContext, weakClientContext, weakSession) =
+                (server, client, serverContext, clientContext, session)
+        }
+        #expect(weakServer == nil && weakClient == nil && weakSession == nil)
+        #expect(weakServerContext == nil && weakClientContext == nil)
     }
 
     // MARK: The error type
