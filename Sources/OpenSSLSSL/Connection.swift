@@ -79,8 +79,8 @@ public final class Connection {
     /// `wantRead`/`wantWrite`. The caller keeps owning it: the Connection never closes it except in `close()`.
     /// Writing to a socket the peer has closed raises SIGPIPE: processes using this must ignore SIGPIPE.
     public convenience init(context: Context, socket: Int32) throws {
-        guard socket >= 0 else { throw SSLError.invalidArgument("socket must be a valid file descriptor, got \(socket)") }
         OpenSSLErrorQueue.clear()
+        guard socket >= 0 else { throw SSLError.invalidArgument("socket must be a valid file descriptor, got \(socket)") }
         guard let ssl = SSL_new(context.pointer) else { throw SSLError.fromQueue() }
         self.init(owning: ssl, context: context)
         guard SSL_set_fd(ssl, socket) == 1 else { throw SSLError.fromQueue() }

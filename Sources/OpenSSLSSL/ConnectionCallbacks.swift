@@ -2,7 +2,9 @@ internal import COpenSSL
 internal import OpenSSLCrypto
 
 /// The Swift callbacks installed on one Connection (not on its Context). Held by the Connection, so they live
-/// exactly as long as the `SSL *` whose C trampolines call them.
+/// exactly as long as the `SSL *` whose C trampolines call them. A callback must use the Connection it is
+/// passed rather than capture it: capturing makes a reference cycle that keeps the Connection and its `SSL *`
+/// alive forever.
 package struct ConnectionCallbacks {
     package var verify: Connection.VerifyCallback?
     package var info: Connection.InfoCallback?
@@ -20,7 +22,9 @@ extension Connection {
     /// must then be abandoned.
     public typealias InfoCallback = (Connection, Int32, Int32) throws -> Void
 
-    /// Overrides the Context's verification for this connection only (`Connection.set_verify`):
+    /// Overrides the Context's verification for this connection only (`Connection.set_verify`). The callback
+    /// receives this connection; capturing it instead would keep the connection alive forever (a cycle).
+    ///
     /// `mode` is a combination of `SSL.VERIFY_*` bits. Without a callback OpenSSL's own verdict stands (the
     /// Context's callback is no longer called for this connection). The Context is not changed.
     public func setVerify(_ mode: Int32, callback: VerifyCallback? = nil) {
@@ -38,6 +42,7 @@ extension Connection {
     public func getVerifyDepth() -> Int32 { SSL_get_verify_depth(pointer) }
 
     /// Installs an info callback for this connection only (`Connection.set_info_callback`); nil removes it.
+    /// Use the connection the callback receives: capturing this one would keep it alive forever (a cycle).
     public func setInfoCallback(_ callback: InfoCallback?) {
         connectionCallbacks.info = callback
         SSL_set_info_callback(pointer, callback == nil ? nil : connectionInfoTrampoline)

@@ -9,8 +9,8 @@ extension Connection {
     /// valid cookie arrived (then call `doHandshake`), throws `wantRead` while it has not. Needs
     /// `SSL.OP_COOKIE_EXCHANGE` and the Context's cookie callbacks; a callback's own error is rethrown first.
     public func dtlsv1Listen() throws {
-        if let error = takeCallbackError() { throw error }
         OpenSSLErrorQueue.clear()
+        if let error = takeCallbackError() { throw error }
         guard let address = BIO_ADDR_new() else { throw SSLError.fromQueue() }
         let result = DTLSv1_listen(pointer, address)
         BIO_ADDR_free(address)
@@ -39,8 +39,8 @@ extension Connection {
     /// Handles an expired DTLS retransmission timer (`DTLSv1_handle_timeout`): true if a timeout was due and
     /// handled (data may now be waiting in the outgoing BIO), false if none was due.
     public func dtlsv1HandleTimeout() throws -> Bool {
-        if let error = takeCallbackError() { throw error }
         OpenSSLErrorQueue.clear()
+        if let error = takeCallbackError() { throw error }
         let result = portcullis_conn_DTLSv1_handle_timeout(pointer)
         if let error = takeCallbackError() { throw error }
         guard result >= 0 else { throw SSLError.fromQueue() }

@@ -15,8 +15,8 @@ extension Connection {
 
     /// Drives the handshake one step (`SSL_do_handshake`): `.done(0)` once it completed.
     public func handshakeStep() -> TLSIOResult {
-        if let error = takeCallbackError() { return .failed(error) }
         OpenSSLErrorQueue.clear()
+        if let error = takeCallbackError() { return .failed(error) }
         errno = 0
         let ret = SSL_do_handshake(pointer)
         return outcome(ret, moved: 0)
@@ -33,9 +33,9 @@ extension Connection {
     /// `n < buffer.count`). After `.wantWrite`/`.wantRead` call again with the same bytes; the buffer may have
     /// moved (the Context sets `SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER`). An empty buffer returns `.done(0)`.
     public func write(_ buffer: UnsafeRawBufferPointer) -> TLSIOResult {
+        OpenSSLErrorQueue.clear()
         if let error = takeCallbackError() { return .failed(error) }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .done(0) }
-        OpenSSLErrorQueue.clear()
         errno = 0
         var written = 0
         let ret = SSL_write_ex(pointer, base, buffer.count, &written)
@@ -46,8 +46,8 @@ extension Connection {
     /// has not arrived, `.closed` when both directions are closed. Waiting for the peer's close_notify is
     /// optional: a caller that is about to close the transport may stop after `.done(0)`.
     public func shutdownStep() -> TLSIOResult {
-        if let error = takeCallbackError() { return .failed(error) }
         OpenSSLErrorQueue.clear()
+        if let error = takeCallbackError() { return .failed(error) }
         errno = 0
         let ret = SSL_shutdown(pointer)
         if ret == 0, pendingCallbackError == nil { return .done(0) }
@@ -57,9 +57,9 @@ extension Connection {
 
     /// `read(into:)` with an optional peek (`SSL_peek_ex`: the bytes stay buffered).
     package func readStep(into buffer: UnsafeMutableRawBufferPointer, peek: Bool) -> TLSIOResult {
+        OpenSSLErrorQueue.clear()
         if let error = takeCallbackError() { return .failed(error) }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .done(0) }
-        OpenSSLErrorQueue.clear()
         errno = 0
         var count = 0
         let ret = peek
@@ -180,7 +180,7 @@ extension Connection {
     /// Reads up to `maxLength` decrypted bytes (`recv`/`read`); with `peek` they stay buffered (`MSG_PEEK`).
     /// Throws `zeroReturn` on close_notify and `SSLError.unexpectedEOF` on EOF without it.
     public func recv(_ maxLength: Int, peek: Bool = false) throws -> [UInt8] {
-        guard maxLength >= 0 else { throw SSLError.invalidArgument("bufsiz must not be negative") }
+        guard maxLength >= 0 else { throw SSLError.argument("bufsiz must not be negative") }
         return try [UInt8](unsafeUninitializedCapacity: maxLength) { storage, initialized in
             initialized = 0
             let result = readStep(into: UnsafeMutableRawBufferPointer(storage), peek: peek)
@@ -193,7 +193,7 @@ extension Connection {
     public func recvInto(
         _ buffer: UnsafeMutableRawBufferPointer, maxLength: Int? = nil, peek: Bool = false
     ) throws -> Int {
-        if let maxLength, maxLength < 0 { throw SSLError.invalidArgument("nbytes must not be negative") }
+        if let maxLength, maxLength < 0 { throw SSLError.argument("nbytes must not be negative") }
         let limit = Swift.min(maxLength ?? buffer.count, buffer.count)
         return try Connection.unwrap(readStep(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<limit]), peek: peek))
     }

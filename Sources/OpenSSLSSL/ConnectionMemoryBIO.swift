@@ -8,6 +8,7 @@ extension Connection {
     /// The two BIOs of a memory-BIO connection, or `wrongTransport` for a socket connection.
     private func memoryBIOs(_ call: String) throws(SSLError) -> (incoming: OpaquePointer, outgoing: OpaquePointer) {
         guard case .memory(let incoming, let outgoing) = transport else {
+            OpenSSLErrorQueue.clear()
             throw SSLError.wrongTransport("Connection.\(call) is only valid on a memory-BIO connection (this one uses a socket)")
         }
         return (incoming, outgoing)
@@ -16,7 +17,7 @@ extension Connection {
     /// Takes up to `maxLength` bytes of ciphertext OpenSSL produced (`bio_read`). Nothing available throws
     /// `wantRead` (never an empty array).
     public func bioRead(_ maxLength: Int) throws -> [UInt8] {
-        guard maxLength > 0 else { throw SSLError.invalidArgument("bufsiz must be positive") }
+        guard maxLength > 0 else { throw SSLError.argument("bufsiz must be positive") }
         let outgoing = try memoryBIOs("bioRead").outgoing
         return try [UInt8](unsafeUninitializedCapacity: maxLength) { storage, initialized in
             initialized = try Connection.readBIO(outgoing, into: UnsafeMutableRawBufferPointer(storage))
@@ -26,7 +27,7 @@ extension Connection {
     /// Takes ciphertext into `buffer` without allocating; returns the count (`bio_read` into a buffer).
     /// Nothing available throws `wantRead`.
     public func bioRead(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard buffer.count > 0 else { throw SSLError.invalidArgument("buffer must not be empty") }
+        guard buffer.count > 0 else { throw SSLError.argument("buffer must not be empty") }
         return try Connection.readBIO(try memoryBIOs("bioRead").outgoing, into: buffer)
     }
 
@@ -64,7 +65,7 @@ extension Connection {
     private static func writeBIO(_ bio: OpaquePointer, _ buffer: UnsafeRawBufferPointer) -> Result<Int, SSLError> {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .success(0) }
         guard buffer.count <= Int(Int32.max) else {
-            return .failure(.invalidArgument("cannot write more than \(Int32.max) bytes at once"))
+            return .failure(.argument("cannot write more than \(Int32.max) bytes at once"))
         }
         OpenSSLErrorQueue.clear()
         let count = BIO_write(bio, base, Int32(buffer.count))

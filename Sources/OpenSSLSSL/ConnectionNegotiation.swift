@@ -70,6 +70,7 @@ extension Connection {
     /// Sets this connection's ALPN offer (client side, `set_alpn_protos`), most preferred first.
     /// An empty list, an empty name or a name over 255 bytes is `invalidArgument`.
     public func setALPNProtos(_ protocols: [[UInt8]]) throws {
+        OpenSSLErrorQueue.clear()
         guard !protocols.isEmpty else { throw SSLError.invalidArgument("at least one protocol must be specified") }
         var wire: [UInt8] = []
         for name in protocols {
@@ -79,7 +80,6 @@ extension Connection {
             wire.append(UInt8(name.count))
             wire.append(contentsOf: name)
         }
-        OpenSSLErrorQueue.clear()
         // SSL_set_alpn_protos returns 0 on success.
         let status = wire.withUnsafeBufferPointer { SSL_set_alpn_protos(pointer, $0.baseAddress, UInt32($0.count)) }
         guard status == 0 else { throw SSLError.fromQueue() }
@@ -99,10 +99,10 @@ extension Connection {
 
     /// Sets the SNI host name a client sends (`set_tlsext_host_name`). An embedded NUL is `invalidArgument`.
     public func setTLSExtHostName(_ name: some Collection<UInt8>) throws {
+        OpenSSLErrorQueue.clear()
         var bytes = Array(name)
         guard !bytes.contains(0) else { throw SSLError.invalidArgument("host name must not contain NUL bytes") }
         bytes.append(0)
-        OpenSSLErrorQueue.clear()
         let ok = bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { portcullis_conn_SSL_set_tlsext_host_name(pointer, $0.baseAddress) }
         }
@@ -167,9 +167,9 @@ extension Connection {
     /// Keying material exported from the session (`export_keying_material`, RFC 5705 / RFC 8446 7.5);
     /// identical on both ends for the same label and context. Fails before the handshake.
     public func exportKeyingMaterial(label: some Collection<UInt8>, length: Int, context: [UInt8]? = nil) throws -> [UInt8] {
+        OpenSSLErrorQueue.clear()
         guard length >= 0 else { throw SSLError.invalidArgument("length must not be negative") }
         let labelBytes = Array(label)
-        OpenSSLErrorQueue.clear()
         let contextBytes = context ?? []
         var output = [UInt8](repeating: 0, count: length)
         let ok = labelBytes.withUnsafeBufferPointer { labelBuffer in

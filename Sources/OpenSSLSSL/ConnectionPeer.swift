@@ -12,6 +12,10 @@ extension Connection {
         return Array(String(cString: text).utf8)
     }
 
+    /// pyOpenSSL 0.14's `state_string()` (a stub then), replaced by `get_state_string()` in 16.0.0.
+    @available(*, deprecated, renamed: "getStateString()")
+    public func stateString() -> [UInt8] { getStateString() }
+
     /// The peer's leaf certificate (`get_peer_certificate`), or nil if it sent none.
     public func getPeerCertificate() -> X509? {
         guard let certificate = SSL_get1_peer_certificate(pointer) else { return nil }
@@ -57,6 +61,7 @@ extension Connection {
     /// The CA names of client-certificate requests (`get_client_ca_list`): on a server the names it will
     /// send, on a client the names the server sent (empty before the handshake). Each name is a copy.
     public func getClientCAList() throws -> [X509Name] {
+        OpenSSLErrorQueue.clear()
         guard let stack = SSL_get_client_CA_list(pointer) else { return [] }
         let count = portcullis_conn_sk_X509_NAME_num(stack)
         var names: [X509Name] = []

@@ -14,8 +14,8 @@ extension Connection {
     /// Uses `key` for this connection only (`Connection.use_privatekey`). A key that does not match the
     /// certificate already in use fails with OpenSSL's error.
     public func usePrivateKey(_ key: PKey) throws {
-        guard let keyPointer = key.pointer else { throw SSLError.invalidArgument("the PKey holds no key") }
         OpenSSLErrorQueue.clear()
+        guard let keyPointer = key.pointer else { throw SSLError.invalidArgument("the PKey holds no key") }
         guard SSL_use_PrivateKey(pointer, keyPointer) == 1 else { throw SSLError.fromQueue() }
     }
 

@@ -1,6 +1,7 @@
 internal import COpenSSL
 internal import COpenSSLShim
 internal import Glibc
+internal import OpenSSLCrypto
 
 // Thin wrappers over the socket of a socket Connection (pyOpenSSL forwards these to the Python socket).
 // Each is one system call; failures throw `SSLError.sysCall(errno, name)`. On a memory-BIO connection they
@@ -13,7 +14,10 @@ extension Connection {
     public static let SHUT_RDWR: Int32 = Int32(Glibc.SHUT_RDWR)
 
     /// The socket descriptor, or `wrongTransport` / `EBADF` after `close()`.
+    /// Every socket helper starts here, which also clears the thread's OpenSSL error queue: a helper's
+    /// `sysCall` error must not leave an earlier call's entries behind.
     private func descriptor(_ call: String) throws(SSLError) -> Int32 {
+        OpenSSLErrorQueue.clear()
         guard case .socket = transport else {
             throw SSLError.wrongTransport("Connection.\(call) needs a socket connection (this one uses memory BIOs)")
         }
@@ -165,6 +169,7 @@ extension Connection {
     /// Closes the socket (`close`). OpenSSL is detached from the descriptor first, so later I/O on this
     /// Connection fails with `EBADF` instead of touching a reused descriptor number. Closing twice is a no-op.
     public func close() throws {
+        OpenSSLErrorQueue.clear()
         guard case .socket = transport else {
             throw SSLError.wrongTransport("Connection.close needs a socket connection (this one uses memory BIOs)")
         }

@@ -11,6 +11,9 @@ import Synchronization
 /// Context is safe to share across threads, which is why it is `Sendable`. The one documented exception is
 /// `setTicketKeys(_:)`, which may rotate session-ticket keys on a frozen Context (it swaps an immutable key
 /// ring under a lock and never rebuilds the context).
+///
+/// The Context holds its callbacks. A callback that captures this same Context makes a reference cycle that keeps
+/// the `SSL_CTX` alive forever; use the Connection the callback receives (`connection.getContext()`).
 public final class Context: @unchecked Sendable {
     /// The owned `SSL_CTX *`.
     package let pointer: OpaquePointer
@@ -82,6 +85,7 @@ public final class Context: @unchecked Sendable {
     /// `Context(method)` for a numeric pyOpenSSL method value. 1 (SSLv2) and 2 (SSLv3) throw
     /// `SSLError.unsupported`; any other value outside 3...12 throws `.invalidArgument("No such protocol")`.
     public convenience init(methodRawValue: Int) throws {
+        OpenSSLErrorQueue.clear()
         switch methodRawValue {
         case 1: throw SSLError.unsupported("SSLv2 is not available in OpenSSL 3.0")
         case 2: throw SSLError.unsupported("SSLv3 is not available: this OpenSSL 3.0 is built without SSLv3")
@@ -109,8 +113,10 @@ public final class Context: @unchecked Sendable {
         frozen.store(true, ordering: .releasing)
     }
 
-    /// Every mutating method calls this first.
+    /// Every mutating method calls this first. It also clears the thread's error queue, so neither this
+    /// refusal nor a later argument check can leave an earlier call's entries behind.
     package func ensureMutable() throws(SSLError) {
+        OpenSSLErrorQueue.clear()
         if isFrozen { throw SSLError.contextInUse }
     }
 

@@ -59,6 +59,7 @@ extension Context {
 
     /// `setGroupsList` for a list of group names.
     public func setGroups(_ names: [String]) throws {
+        try ensureMutable()
         guard !names.isEmpty, !names.contains(where: { $0.isEmpty || $0.contains(":") }) else {
             throw SSLError.invalidArgument("groups must be a non-empty list of names without ':'")
         }

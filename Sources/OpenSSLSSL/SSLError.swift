@@ -32,6 +32,13 @@ public enum SSLError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The error pyOpenSSL raises for EOF without close_notify.
     public static let unexpectedEOF = SSLError.sysCall(errno: -1, message: "Unexpected EOF")
 
+    /// `.invalidArgument(message)` for an argument check that fails before OpenSSL runs. It clears the thread's
+    /// error queue, so the throw leaves no earlier call's entries behind, at no cost on the success path.
+    package static func argument(_ message: String) -> SSLError {
+        OpenSSLErrorQueue.clear()
+        return .invalidArgument(message)
+    }
+
     /// Drains the thread's error queue into an `.openSSL` error. When the queue is empty (OpenSSL failed
     /// without saying why), the entry names the call that failed so the error is never blank.
     package static func fromQueue(_ call: StaticString = #function) -> SSLError {

@@ -49,10 +49,10 @@ extension Connection {
     /// Offers `session` for resumption on the next handshake (`set_session`). A session taken from a
     /// Connection on another Context is refused with `invalidArgument` (pyOpenSSL 26.3.0).
     public func setSession(_ session: Session) throws {
+        OpenSSLErrorQueue.clear()
         guard session.context === context else {
             throw SSLError.invalidArgument("session was created from a different Context")
         }
-        OpenSSLErrorQueue.clear()
         guard SSL_set_session(pointer, session.pointer) == 1 else { throw SSLError.fromQueue() }
     }
 

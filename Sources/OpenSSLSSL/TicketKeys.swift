@@ -21,7 +21,7 @@ public struct TicketKeys: Sendable, Equatable {
         public init(_ bytes: some Collection<UInt8>) throws {
             let all = Array(bytes)
             guard all.count == Self.byteCount else {
-                throw SSLError.invalidArgument("a ticket key is \(Self.byteCount) bytes (16 name + 32 HMAC + 32 AES), got \(all.count)")
+                throw SSLError.argument("a ticket key is \(Self.byteCount) bytes (16 name + 32 HMAC + 32 AES), got \(all.count)")
             }
             name = Array(all[0..<16])
             hmacSecret = Array(all[16..<48])
@@ -47,9 +47,9 @@ public struct TicketKeys: Sendable, Equatable {
 
     /// At least one key; names must be distinct (the name selects the key that decrypts a ticket).
     public init(_ keys: [Key]) throws {
-        guard !keys.isEmpty else { throw SSLError.invalidArgument("TicketKeys needs at least one key") }
+        guard !keys.isEmpty else { throw SSLError.argument("TicketKeys needs at least one key") }
         guard Set(keys.map(\.name)).count == keys.count else {
-            throw SSLError.invalidArgument("ticket key names must be distinct")
+            throw SSLError.argument("ticket key names must be distinct")
         }
         self.keys = keys
     }
@@ -67,7 +67,7 @@ public struct TicketKeys: Sendable, Equatable {
 
     /// A copy with `key` first (encrypting) followed by the newest `keeping - 1` current keys.
     public func rotated(adding key: Key, keeping: Int = 3) throws -> TicketKeys {
-        guard keeping >= 1 else { throw SSLError.invalidArgument("keeping must be at least 1") }
+        guard keeping >= 1 else { throw SSLError.argument("keeping must be at least 1") }
         return try TicketKeys(Array(([key] + keys.filter { $0.name != key.name }).prefix(keeping)))
     }
 }
