@@ -38,7 +38,16 @@ struct Run: ParsableCommand {
             for line in "\(error)".split(separator: "\n") { logger.critical("\(line)") }
             throw ExitCode.failure
         }
-        let status = try ProxyServer(table: table, logging: logging).run()
+        let server = try ProxyServer(table: table, logging: logging)
+        let metricsEndpoint: MetricsEndpoint?
+        do {
+            metricsEndpoint = try MetricsEndpoint.startIfConfigured(server: server, table: table, logger: logger)
+        } catch {
+            logger.critical("cannot serve metrics: \(error)")
+            throw ExitCode.failure
+        }
+        let status = try server.run()
+        metricsEndpoint?.stop()
         if status != 0 { throw ExitCode(status) }
     }
 }

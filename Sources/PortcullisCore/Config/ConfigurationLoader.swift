@@ -120,6 +120,12 @@ private struct Builder {
         configuration.timeouts.backendConnect = global.duration("connect_timeout", default: .seconds(5))
         configuration.drainTimeout = global.duration("drain_timeout", default: .seconds(30), allowZero: true)
         configuration.ticketKeyFiles = (global.stringArray("ticket_key_files") ?? []).map(resolvePath)
+        if let text = global.nonEmptyString("metrics_listen") {
+            switch ListenAddress.parse(text) {
+            case .success(let address): configuration.metricsListen = address
+            case .failure(let error): global.report("metrics_listen", "invalid address \"\(text)\": \(error)")
+            }
+        }
         global.reportUnknownKeys()
     }
 
@@ -338,6 +344,9 @@ private struct Builder {
             }
             listenerNames[listener.name] = index
             for address in listener.addresses {
+                if address == configuration.metricsListen, address.port != 0 {
+                    sink.report("\(path).listen", "address \(address) is also global.metrics_listen")
+                }
                 if let other = boundAddresses[address] {
                     sink.report("\(path).listen", "address \(address) is also used by listener '\(other)'")
                 }

@@ -36,6 +36,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     /// base64. Process-wide because OpenSSL may need the keys of any context a connection switches to.
     /// Empty: OpenSSL's random per-process keys (tickets then resume only on this instance until restart).
     public var ticketKeyFiles: [String] = []
+    /// Where the Prometheus endpoint (`/metrics`, `/healthz`) listens; nil (the default) serves none.
+    public var metricsListen: ListenAddress?
     /// The listening sockets, in file order.
     public var listeners: [ListenerConfiguration]
     /// The virtual hosts, in file order.

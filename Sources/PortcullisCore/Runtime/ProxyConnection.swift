@@ -86,6 +86,10 @@ final class ProxyConnection: LoopTimerTarget {
     private var handshakeCompletedAt: UInt64 = 0
     private var lastActivity: UInt64
     var timerState = LoopTimerState()
+    /// The host's counters once the host admitted the client (nil before, or with metrics off).
+    private var hostCounters: HostCounters?
+    /// What the handshake failed with, for the metrics' failure reason.
+    private var handshakeError: (any Error)?
     /// The client certificate's names (from the session, so also on resumption), read once when needed.
     private lazy var clientIdentity: ClientIdentity? = tls.getPeerCertificate().flatMap { try? CertificateNames.identity(of: $0) }
 
@@ -129,6 +133,7 @@ final class ProxyConnection: LoopTimerTarget {
             let verifyResult = tls.getVerifyResult()
             let detail = verifyResult == 0 ? Self.describe(error)
                 : "client certificate verify failed: \(X509VerificationCode(rawValue: Int32(verifyResult)).message)"
+            handshakeError = error
             finish(.handshakeFailed(detail))
         }
     }
@@ -139,6 +144,7 @@ final class ProxyConnection: LoopTimerTarget {
     /// also runs for resumed sessions, whose certificate comes from the session), then go to a backend.
     private func handshakeCompleted() {
         handshakeCompletedAt = worker.loop.now
+        worker.metrics?.handshakeCompleted(nanoseconds: handshakeCompletedAt &- acceptedAt)
         guard let host = router.routedHost(for: tls) else {
             finish(.noHost)
             return
@@ -148,6 +154,7 @@ final class ProxyConnection: LoopTimerTarget {
             finish(.policyDenied(reason))
             return
         }
+        hostCounters = worker.metrics?.hostAdmitted(host.name, resumed: tls.sessionReused())
         candidates = worker.backendCandidates(for: host)
         guard !candidates.isEmpty else {
             finish(.backendUnavailable("no backend address could be resolved"))
@@ -174,6 +181,7 @@ final class ProxyConnection: LoopTimerTarget {
             let result = candidate.address.withSockaddr { connect(fd, $0, $1) }
             let connectErrno = errno
             guard result == 0 || connectErrno == EINPROGRESS else {
+                if let host { worker.metrics?.backendConnectFailed(host: host.name, backend: candidate.label) }
                 lastBackendError = "\(candidate.label): \(SystemCallError("connect", code: connectErrno))"
                 close(fd)
                 continue
@@ -197,6 +205,7 @@ final class ProxyConnection: LoopTimerTarget {
     }
 
     private func backendConnectFailed(_ reason: String) {
+        if let host { worker.metrics?.backendConnectFailed(host: host.name, backend: backendLabel ?? "backend") }
         lastBackendError = "\(backendLabel ?? "backend"): \(reason)"
         worker.loop.forget(backendToken)
         backendToken = .none
@@ -376,6 +385,7 @@ final class ProxyConnection: LoopTimerTarget {
         case .done(let count):
             upstream.commit(count)
             bytesFromClient &+= UInt64(count)
+            hostCounters?.bytesIn.add(UInt64(count))
             lastActivity = worker.loop.now
             tlsReadNeeds = .readable
             return .progressed
@@ -441,6 +451,7 @@ final class ProxyConnection: LoopTimerTarget {
         if received > 0 {
             downstream.commit(received)
             bytesToClient &+= UInt64(received)
+            hostCounters?.bytesOut.add(UInt64(received))
             lastActivity = worker.loop.now
             // A short read drained the socket unless a FIN or error is pending behind the data.
             if received < space.count, !backendHangup { backendReadable = false }
@@ -555,6 +566,9 @@ final class ProxyConnection: LoopTimerTarget {
         phase = .closed
         worker.loop.timers.cancel(self)
         let record = worker.accessLog == nil ? nil : makeRecord(reason, handshakeDone: handshakeDone)
+        worker.metrics?.connectionClosed(reason, host: hostCounters, tls: tls, handshakeError: handshakeError) {
+            host?.name ?? router.routedHost(for: tls)?.name
+        }
 
         var abortClient = false
         var abortBackend = false

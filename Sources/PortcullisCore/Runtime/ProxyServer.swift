@@ -40,6 +40,9 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     private var workers: [Worker] = []
     private let addresses = Mutex<[String: [SocketAddress]]>([:])
     private var started = false
+    /// Counters for the metrics endpoint; nil turns counting off. Set before `run()` (each worker gets its
+    /// own `WorkerMetrics` when it starts).
+    public var metrics: ProxyMetrics?
 
     /// A server for `configuration`, serving `router` until a reload replaces it.
     ///
@@ -210,6 +213,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             do {
                 let worker = try Worker(index: index, settings: settings, router: router, sockets: workerSockets,
                                         limiter: limiter, accessLog: accessLog, logger: logger, control: control)
+                worker.metrics = metrics?.attachWorker(index) { [worker] in worker.wake() }
                 try worker.start()
                 workers.append(worker)
             } catch {
@@ -279,8 +283,10 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             let newRouter = try reloadTable()
             router = newRouter
             for worker in workers { worker.post(.reload(newRouter)) }
+            metrics?.noteReload(succeeded: true, router: newRouter)
             logger.info("configuration reloaded; new connections use it, open ones keep theirs")
         } catch {
+            metrics?.noteReload(succeeded: false, router: nil)
             logger.error("reload failed, still serving the previous configuration: \(error)")
         }
     }

@@ -26,6 +26,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     let loop: EventLoop
     let pool = BufferPool()
     let accessLog: (@Sendable (ConnectionRecord) -> Void)?
+    /// This worker's own counters (nil: metrics off). Set before `start()`; only this thread writes them.
+    var metrics: WorkerMetrics?
     private let limiter: ConnectionLimiter
     private let logger: Logger
     private let control: ControlChannel
@@ -107,6 +109,11 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         }
     }
 
+    /// Wakes the loop without a command (the metrics endpoint's liveness probe). Safe from any thread.
+    func wake() {
+        portcullis_eventfd_signal(wakeFD)
+    }
+
     /// Queues a command and wakes the worker. Safe from any thread.
     func post(_ message: WorkerMessage) {
         mailbox.withLock { $0.append(message) }
@@ -155,6 +162,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     /// The eventfd fired: run the queued commands.
     func handleEvent(_ flags: UInt32) {
         _ = portcullis_eventfd_drain(wakeFD)
+        metrics?.answerPings()
         let messages = mailbox.withLock { queue -> [WorkerMessage] in
             let taken = queue
             queue.removeAll()
@@ -250,6 +258,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
 
     /// Counts refusals and logs them at most once a second per worker, so a flood cannot flood the log.
     private func noteRefusal(reason: String) {
+        metrics?.connectionRefused()
         refusedSinceLog += 1
         if loop.now &- lastRefusalLog >= 1_000_000_000 {
             logger.warning("worker \(index): refused \(refusedSinceLog) connection(s): \(reason)")
@@ -297,6 +306,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         }
         connection.listIndex = connections.count
         connections.append(connection)
+        metrics?.connectionAccepted()
         connection.start()
     }
 
