@@ -37,7 +37,8 @@ final class ListenerSocket: LoopEventHandler, LoopTimerTarget {
         worker.acceptBatch(self)
     }
 
-    /// Stops listening: the socket is closed (connections still in its accept queue are reset by the kernel).
+    /// Stops listening: the socket is closed (connections still in its accept queue are reset by the kernel,
+    /// unless the socket is shared: then they wait for whoever still holds it, e.g. systemd).
     func close(loop: EventLoop) {
         guard fd >= 0 else { return }
         loop.timers.cancel(self)

@@ -13,6 +13,9 @@ import Synchronization
 ///
 /// - Workers: `configuration.workers` threads, each with its own epoll loop and its own `SO_REUSEPORT`
 ///   socket per listener address (the kernel balances accepts; no accept lock, no thread per connection).
+///   A socket inherited from systemd (socket activation, see `ServiceIntegration`) cannot be cloned into
+///   `SO_REUSEPORT` siblings, so every worker watches its own duplicate of it with `EPOLLEXCLUSIVE` (the
+///   kernel wakes one idle worker per connection).
 /// - SIGHUP: calls the reload closure on the control thread. A new table is handed to every worker for new
 ///   connections; open connections keep the table they started with. A failed reload is logged and the old
 ///   table keeps serving.
