@@ -103,6 +103,62 @@ extension Integration {
             #expect(notify.drain(for: 0.6).filter { $0 == "WATCHDOG=1" }.count >= 2)
         }
 
+        /// Stops one thread of a process (not the whole process) with ptrace: PTRACE_SEIZE + PTRACE_INTERRUPT,
+        /// then resumes it after the given seconds. Prints "stopped" once the thread is stopped.
+        static let stallThread = #"""
+        import ctypes, os, sys, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        tid, seconds = int(sys.argv[1]), float(sys.argv[2])
+        if libc.ptrace(0x4206, tid, None, None) != 0: sys.exit("PTRACE_SEIZE: errno %d" % ctypes.get_errno())
+        if libc.ptrace(0x4207, tid, None, None) != 0: sys.exit("PTRACE_INTERRUPT: errno %d" % ctypes.get_errno())
+        os.waitpid(tid, 0x40000000)
+        print("stopped", flush=True)
+        time.sleep(seconds)
+        libc.ptrace(17, tid, None, None)
+        print("resumed", flush=True)
+        """#
+
+        @Test func aStuckWorkerLoopStopsTheWatchdogPingsUntilItRunsAgain() throws {
+            let notify = try NotifySocket(abstract: true)
+            let port = Ports.free()
+            let backend = try TestBackend(mode: .echo)
+            let proxy = try ProxyProcess(config: config(port: port, backend: backend.port), waitForPorts: [port],
+                                         environment: ["NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "400000"])
+            defer { proxy.stop() }
+            var pings = 0
+            #expect(notify.nextState(timeout: 10, pings: &pings).map { notifyFields($0)["READY"] } == "1")
+            #expect(notify.drain(for: 0.6).filter { $0 == "WATCHDOG=1" }.count >= 2)
+
+            // The first worker thread (threads other than the main one are the workers, in creation order).
+            let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.pid)/task").compactMap { Int32($0) }
+            let workers = threads.filter { $0 != proxy.pid }.sorted()
+            #expect(workers.count == 2, "main thread + 2 workers expected, got \(threads)")
+            let worker = try #require(workers.first)
+            let helper = Process()
+            helper.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            helper.arguments = ["-c", Self.stallThread, String(worker), "1.5"]
+            let output = Pipe()
+            helper.standardOutput = output
+            try helper.run()
+            defer { helper.waitUntilExit() }
+            let first = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            try #require(first.hasPrefix("stopped"), "could not stop the worker thread: \(first)")
+
+            // While one loop is stuck (the others and the control thread run), the pings stop: at most one
+            // slips through before its heartbeat is older than half the interval.
+            let stuck = notify.drain(for: 1.0)
+            #expect(stuck.filter { $0 == "WATCHDOG=1" }.count <= 1, "\(stuck)")
+            #expect(proxy.waitForLog("event loop has not run for"), "\(proxy.log)")
+            #expect(proxy.logLines(containing: "withholding the systemd watchdog ping").count == 1, "logged once")
+            helper.waitUntilExit()
+            #expect(helper.terminationStatus == 0)
+            // Running again: pings resume, and so does traffic.
+            #expect(notify.drain(for: 0.8).filter { $0 == "WATCHDOG=1" }.count >= 2)
+            #expect(proxy.waitForLog("watchdog pings resumed"), "\(proxy.log)")
+            #expect(try echo(port, "after the stall").received_text == "after the stall")
+        }
+
         @Test func watchdogForAnotherPidSendsNoPings() throws {
             let notify = try NotifySocket(abstract: true)
             let port = Ports.free()
@@ -163,7 +219,13 @@ extension Integration {
             #expect(socket.queuedConnections == 0, "the silent connection should have been accepted")
             first.signal(SIGTERM)
             #expect(first.waitForLog("draining 1 open connection(s)"), "\(first.log)")
-            #expect(ProcStatus.epollRegistrations(first.pid, inode: socket.inode).isEmpty)
+            // The control thread logs before the workers have taken the drain command: give them a moment.
+            var registrations = ProcStatus.epollRegistrations(first.pid, inode: socket.inode)
+            for _ in 0..<100 where !registrations.isEmpty {
+                usleep(20_000)
+                registrations = ProcStatus.epollRegistrations(first.pid, inode: socket.inode)
+            }
+            #expect(registrations.isEmpty, "\(registrations.map { String($0, radix: 16) })")
             let gap = LockedBox<PythonTLSClient.Outcome?>(nil)
             group.enter()
             DispatchQueue.global().async {
