@@ -129,7 +129,7 @@ final class ActivationSocket: @unchecked Sendable {
     /// in /proc/net/tcp).
     var queuedConnections: Int {
         let hex = String(format: ":%04X", port)
-        let text = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let text = readProcFileToEnd("/proc/net/tcp")
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count > 4, fields[1].hasSuffix(hex), fields[3] == "0A" else { continue }
@@ -138,6 +138,7 @@ final class ActivationSocket: @unchecked Sendable {
         }
         return 0
     }
+
 }
 
 /// The real binary started the way systemd starts a socket-activated service: the given descriptors as
@@ -234,7 +235,7 @@ final class ActivatedProxy: @unchecked Sendable {
 /// `Uid:`, `Gid:`, `Groups:` and `Cap*:` lines of /proc/PID/status (and of each thread, under task/).
 enum ProcStatus {
     static func fields(_ path: String) -> [String: String] {
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let text = readProcFileToEnd(path)
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -261,7 +262,7 @@ enum ProcStatus {
             guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(descriptor)")) == "anon_inode:[eventpoll]" else {
                 continue
             }
-            let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(descriptor)", encoding: .utf8)) ?? ""
+            let info = readProcFileToEnd("/proc/\(pid)/fdinfo/\(descriptor)")
             for line in info.split(separator: "\n") where line.hasPrefix("tfd:") {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.contains(where: { $0 == wanted }), let index = fields.firstIndex(of: "events:"),
@@ -271,4 +272,20 @@ enum ProcStatus {
         }
         return masks
     }
+}
+
+/// A /proc file read until EOF: its size reads as 0, and one read returns at most a page, which misses lines
+/// once a file such as /proc/net/tcp grows past it.
+func readProcFileToEnd(_ path: String) -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
