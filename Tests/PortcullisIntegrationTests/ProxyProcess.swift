@@ -12,8 +12,10 @@ final class ProxyProcess: @unchecked Sendable {
 
     /// Writes `config` (TOML) to a fresh temp dir and starts `portcullis run --config` on it. Waits until every
     /// port in `waitForPorts` is listening.
+    /// `allowRoot` passes `--allow-root` when the tests run as root (they mostly do in CI) and the config
+    /// names no user; pass false to see the refusal.
     init(config: String, waitForPorts ports: [UInt16], extraArguments: [String] = [],
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], allowRoot: Bool = true) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-itest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("portcullis.toml").path
@@ -23,6 +25,7 @@ final class ProxyProcess: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = BinaryLocator.portcullis
         process.arguments = ["run", "--config", configPath] + extraArguments
+            + (allowRoot && getuid() == 0 ? ["--allow-root"] : [])
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

@@ -85,4 +85,7 @@ long portcullis_send(int fd, const void *buffer, unsigned long length);
 long portcullis_recv(int fd, void *buffer, unsigned long length);
 /* A 16-byte-aligned sockaddr_storage size, for Swift-side storage. */
 static const int portcullis_sockaddr_storage_size = (int)sizeof(struct sockaddr_storage);
+
+/* Service integration (sd_notify, inherited sockets, privilege drop). */
+#include "portcullis_service.h"
 #endif

@@ -6,6 +6,8 @@ struct BoundSocket: Sendable {
     let fd: Int32
     let listenerIndex: Int
     let address: SocketAddress
+    /// The socket is shared with other workers (inherited from systemd): watched with EPOLLEXCLUSIVE.
+    var shared = false
 }
 
 /// A worker's registration of one bound socket: accepts in batches on readiness, and can pause itself for a
@@ -35,11 +37,14 @@ final class ListenerSocket: LoopEventHandler, LoopTimerTarget {
         worker.acceptBatch(self)
     }
 
-    /// Stops listening: the socket is closed (connections still in its accept queue are reset by the kernel).
+    /// Stops listening: the socket is closed (connections still in its accept queue are reset by the kernel,
+    /// unless the socket is shared: then they wait for whoever still holds it, e.g. systemd).
     func close(loop: EventLoop) {
         guard fd >= 0 else { return }
         loop.timers.cancel(self)
-        loop.forget(token)
+        // Explicitly removed from epoll: a shared socket stays open through the other workers' duplicates,
+        // and a stale exclusive registration would swallow wake-ups meant for them.
+        loop.deregister(fd, token: token)
         token = .none
         Glibc.close(fd)
         fd = -1

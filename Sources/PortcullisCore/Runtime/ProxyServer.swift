@@ -13,6 +13,9 @@ import Synchronization
 ///
 /// - Workers: `configuration.workers` threads, each with its own epoll loop and its own `SO_REUSEPORT`
 ///   socket per listener address (the kernel balances accepts; no accept lock, no thread per connection).
+///   A socket inherited from systemd (socket activation, see `ServiceIntegration`) cannot be cloned into
+///   `SO_REUSEPORT` siblings, so every worker watches its own duplicate of it with `EPOLLEXCLUSIVE` (the
+///   kernel wakes one idle worker per connection).
 /// - SIGHUP: calls the reload closure on the control thread. A new table is handed to every worker for new
 ///   connections; open connections keep the table they started with. A failed reload is logged and the old
 ///   table keeps serving.
@@ -43,6 +46,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     /// Counters for the metrics endpoint; nil turns counting off. Set before `run()` (each worker gets its
     /// own `WorkerMetrics` when it starts).
     public var metrics: ProxyMetrics?
+    /// systemd integration: inherited sockets, sd_notify states, the watchdog (inert by default).
+    public let service: ServiceIntegration
 
     /// A server for `configuration`, serving `router` until a reload replaces it.
     ///
@@ -56,7 +61,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         router: any ConnectionRouter,
         reload: @escaping @Sendable () throws -> any ConnectionRouter,
         accessLog: (@Sendable (ConnectionRecord) -> Void)?,
-        logger: Logger
+        logger: Logger,
+        service: ServiceIntegration = ServiceIntegration()
     ) throws {
         self.configuration = configuration
         self.settings = RuntimeSettings(configuration)
@@ -66,12 +72,19 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         self.logger = logger
         self.limiter = ConnectionLimiter(maximum: configuration.maxConnections)
         self.control = try ControlChannel()
+        self.service = service
     }
 
     /// What `portcullis run` uses: serves `table`, reloads by reading `table.configuration.sourceFile` again,
     /// writes the access log through `logging`, and binds every listener now (so privileges can be dropped
     /// before `run`).
     public convenience init(table: HostTable, logging: LoggingSetup) throws {
+        try self.init(table: table, logging: logging, service: ServiceIntegration())
+    }
+
+    /// As `init(table:logging:)`, with `service` bringing the sockets systemd passed (bound instead of the
+    /// configured addresses they match) and where to send state changes.
+    public convenience init(table: HostTable, logging: LoggingSetup, service: ServiceIntegration) throws {
         let logger = logging.logger(label: "portcullis")
         let source = table.configuration.sourceFile
         let writer = logging.accessLog
@@ -85,7 +98,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
                 return try HostTable.load(file: source, logger: logger)
             },
             accessLog: writer.map { writer -> @Sendable (ConnectionRecord) -> Void in { record in writer.write(record) } },
-            logger: logger
+            logger: logger,
+            service: service
         )
         try bind()
     }
@@ -118,8 +132,19 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         var perWorker = [[BoundSocket]](repeating: [], count: settings.workers)
         var bound: [String: [SocketAddress]] = [:]
         do {
+            let assignment = try service.assignment(for: configuration)
             for (listenerIndex, listener) in configuration.listeners.enumerated() {
-                for listenAddress in listener.addresses {
+                // Sockets from systemd: every worker watches the same socket (its own duplicate descriptor)
+                // with EPOLLEXCLUSIVE, since SO_REUSEPORT siblings cannot be made from an inherited socket.
+                for inherited in assignment.inherited[listenerIndex] {
+                    for worker in 0..<settings.workers {
+                        let fd = worker == 0 ? inherited.fd : portcullis_dup_cloexec(inherited.fd)
+                        guard fd >= 0 else { throw SystemCallError.last("dup of inherited \(inherited)") }
+                        perWorker[worker].append(BoundSocket(fd: fd, listenerIndex: listenerIndex, address: inherited.address, shared: true))
+                    }
+                    bound[listener.name, default: []].append(inherited.address)
+                }
+                for listenAddress in assignment.toBind[listenerIndex] {
                     guard var address = SocketAddress(numericHost: listenAddress.host, port: listenAddress.port) else {
                         throw SystemCallError("listener \(listener.name): \(listenAddress) is not a numeric address", code: EINVAL)
                     }
@@ -193,6 +218,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         let listening = listenAddresses.sorted { $0.key < $1.key }
             .map { "\($0.key)=" + $0.value.map(\.description).joined(separator: ",") }.joined(separator: " ")
         logger.info("serving with \(settings.workers) worker(s), max_connections \(settings.maxConnections): \(listening)")
+        service.ready(status: "serving with \(settings.workers) worker(s): \(listening)")
         return controlLoop(signalFD: signalFD)
     }
 
@@ -214,6 +240,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
                 let worker = try Worker(index: index, settings: settings, router: router, sockets: workerSockets,
                                         limiter: limiter, accessLog: accessLog, logger: logger, control: control)
                 worker.metrics = metrics?.attachWorker(index) { [worker] in worker.wake() }
+                worker.heartbeat = service.makeHeartbeatTimer(workerIndex: index)
                 try worker.start()
                 workers.append(worker)
             } catch {
@@ -239,7 +266,9 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
                 let now = MonotonicClock.now()
                 timeout = drainDeadline > now ? Int32(clamping: (drainDeadline - now + 999_999) / 1_000_000) : 0
             }
+            timeout = service.pollTimeout(timeout, now: MonotonicClock.now())
             _ = poll(&descriptors, nfds_t(descriptors.count), timeout)
+            service.watchdogTick(now: MonotonicClock.now())
             var reloadWanted = false
             var drainWanted = false
             if signalFD >= 0 {
@@ -264,6 +293,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             if reloadWanted, drainDeadline == nil { performReload() }
             if drainWanted, drainDeadline == nil {
                 logger.info("draining \(limiter.count) open connection(s), deadline \(configuration.drainTimeout)")
+                service.stopping(openConnections: limiter.count)
                 drainDeadline = MonotonicClock.now() &+ settings.drainTimeout
                 for worker in workers { worker.post(.drain) }
             }
@@ -279,15 +309,18 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     }
 
     private func performReload() {
+        service.reloading()
         do {
             let newRouter = try reloadTable()
             router = newRouter
             for worker in workers { worker.post(.reload(newRouter)) }
             metrics?.noteReload(succeeded: true, router: newRouter)
             logger.info("configuration reloaded; new connections use it, open ones keep theirs")
+            service.reloaded(error: nil)
         } catch {
             metrics?.noteReload(succeeded: false, router: nil)
-            logger.error("reload failed, still serving the previous configuration: \(error)")
+            logger.error("reload failed, still serving the previous configuration: \(error)\(service.reloadFailureNote)")
+            service.reloaded(error: error)
         }
     }
 }

@@ -53,6 +53,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private var refusedSinceLog = 0
     private var lastRefusalLog: UInt64 = 0
     private var thread: pthread_t?
+    /// Stamps this worker's watchdog heartbeat from the loop (nil when no watchdog runs). Set before `start`.
+    var heartbeat: HeartbeatTimer?
 
     /// Accepts per readiness event before yielding to other events (fairness under a connection flood).
     static let acceptBatchLimit = 64
@@ -137,7 +139,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             _ = try loop.register(wakeFD, target: .handler(self), events: EventLoop.readEvents)
             for socket in boundSockets {
                 let listener = ListenerSocket(worker: self, socket: socket)
-                listener.token = try loop.register(socket.fd, target: .handler(listener), events: EventLoop.readEvents)
+                let events = socket.shared ? EventLoop.readEvents | portcullis_EPOLLEXCLUSIVE : EventLoop.readEvents
+                listener.token = try loop.register(socket.fd, target: .handler(listener), events: events)
                 listeners.append(listener)
             }
             boundSockets.removeAll()
@@ -147,6 +150,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             return false
         }
         reserveFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        heartbeat?.start(on: loop)
         return true
     }
 
@@ -155,6 +159,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         for listener in listeners { listener.close(loop: loop) }
         while let connection = connections.last { connection.finish(.drainDeadline) }
         state = .stopped
+        heartbeat?.stop()
     }
 
     // MARK: Commands
