@@ -185,7 +185,7 @@ backend app
     server app1 127.0.0.1:$BACKEND_PORT
 EOF
 
-# Schema: docs/configuration.md (keys as read by Sources/PortcullisCore/Config/ConfigurationLoader.swift).
+# Schema: README.md ("Configuration reference") (keys as read by Sources/PortcullisCore/Config/ConfigurationLoader.swift).
 # Same settings as HAProxy above: workers, connection limit, ciphers, session cache size and lifetime,
 # tickets on, no access log (HAProxy has no 'log' line), timeouts.
 cat >"$W/portcullis.toml" <<EOF

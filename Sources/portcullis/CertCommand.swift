@@ -5,7 +5,7 @@ import PortcullisCore
 
 /// `portcullis cert ...`: certificate tooling on OpenSSLCrypto (no `openssl` binary needed). A development
 /// mutual-TLS setup takes three commands; `inspect`, `csr` and `pkcs12` cover day-to-day work with real
-/// certificates. See docs/cert-tooling.md.
+/// certificates. See README.md ("Certificate tooling").
 struct Cert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create development certificates, inspect certificates, make CSRs and PKCS#12 bundles.",

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Builds the TOML the integration tests hand to the real binary (schema: docs/configuration.md).
+/// Builds the TOML the integration tests hand to the real binary (schema: README.md ("Configuration reference")).
 struct ProxyConfigBuilder {
     struct Host {
         var name: String

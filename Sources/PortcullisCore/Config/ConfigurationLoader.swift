@@ -5,7 +5,7 @@ internal import TOMLKit
 /// Reads the TOML configuration file into a `ProxyConfiguration`.
 ///
 /// Schema: a `[global]` table, one or more `[[listener]]` sections and one or more `[[host]]` sections
-/// (documented key by key in docs/configuration.md). Unknown keys are errors. Every error names the file, the
+/// (documented key by key in README.md ("Configuration reference")). Unknown keys are errors. Every error names the file, the
 /// line and the key path, and says what was expected; all errors are collected before throwing.
 ///
 /// Loading checks syntax and consistency only; certificates, keys, CAs and CRLs are read by

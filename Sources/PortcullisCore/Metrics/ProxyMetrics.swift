@@ -4,7 +4,7 @@ import Synchronization
 
 /// The proxy's metrics: one `WorkerMetrics` per worker (written only by that worker), the reload counters
 /// and the certificate inventory (written by the control thread), and the scrape that sums them into the
-/// Prometheus text format. See docs/metrics.md for every series.
+/// Prometheus text format. See README.md ("Metrics") for every series.
 ///
 /// ```swift
 /// let metrics = ProxyMetrics(workers: configuration.workers)
