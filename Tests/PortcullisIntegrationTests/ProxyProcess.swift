@@ -124,28 +124,12 @@ enum Ports {
     static func isListening(_ port: UInt16) -> Bool {
         let hex = String(format: ":%04X", port)
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            for line in readProcFile(file).split(separator: "\n").dropFirst() {
+            for line in readProcFileToEnd(file).split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 if fields.count > 3, fields[1].hasSuffix(hex), fields[3] == "0A" { return true }
             }
         }
         return false
-    }
-
-    /// The whole of a /proc file. Its size reads as 0, so read until EOF rather than trusting stat (with
-    /// many sockets open, a size-based read stops after the first page and misses the listener).
-    private static func readProcFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func waitUntilListening(_ port: UInt16, timeout: TimeInterval) -> Bool {
