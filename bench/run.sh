@@ -319,7 +319,10 @@ start_server() {   # name -> 0 when it serves TLS and echoes through the backend
                 UNAVAILABLE[$name]="'portcullis check' failed: $(grep -v '^===' "$log" | tail -3 | tr '\n' ' ' | cut -c1-300)"
                 return 1
             fi
-            "$PC_BIN" run --config "$W/portcullis.toml" >>"$log" 2>&1 &
+            # HAProxy runs as the invoking user too; as root, portcullis needs --allow-root to do the same.
+            local root_flag=()
+            [ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+            "$PC_BIN" run --config "$W/portcullis.toml" "${root_flag[@]}" >>"$log" 2>&1 &
             ;;
     esac
     local pid=$!
