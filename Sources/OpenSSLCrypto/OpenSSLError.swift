@@ -48,6 +48,21 @@ package enum OpenSSLErrorQueue {
         ERR_clear_error()
     }
 
+    /// Pops every entry like `drain()`, but never returns an empty list: when OpenSSL failed without saying
+    /// why, the one entry names the call that failed. Every module's `fromQueue()` builds on this.
+    package static func drainForError(_ call: StaticString) -> [OpenSSLErrorEntry] {
+        let entries = drain()
+        if entries.isEmpty {
+            return [OpenSSLErrorEntry(library: "", function: "\(call)", reason: "failed without an OpenSSL error")]
+        }
+        return entries
+    }
+
+    /// "OpenSSL error: (lib, func, reason), ..." — the text every module's error gives for queue entries.
+    package static func describe(_ entries: [OpenSSLErrorEntry]) -> String {
+        "OpenSSL error: " + entries.map(\.description).joined(separator: ", ")
+    }
+
     /// True when the queue holds nothing.
     package static var isEmpty: Bool { ERR_peek_error() == 0 }
 
@@ -78,16 +93,12 @@ public enum CryptoError: Error, Sendable, CustomStringConvertible {
     /// Drains the thread's error queue into an `.openSSL` error. When the queue is empty (OpenSSL failed
     /// without saying why), the entry names the call that failed so the error is never blank.
     package static func fromQueue(_ call: StaticString = #function) -> CryptoError {
-        let entries = OpenSSLErrorQueue.drain()
-        if entries.isEmpty {
-            return .openSSL([OpenSSLErrorEntry(library: "", function: "\(call)", reason: "failed without an OpenSSL error")])
-        }
-        return .openSSL(entries)
+        .openSSL(OpenSSLErrorQueue.drainForError(call))
     }
 
     public var description: String {
         switch self {
-        case .openSSL(let entries): return "OpenSSL error: " + entries.map(\.description).joined(separator: ", ")
+        case .openSSL(let entries): return OpenSSLErrorQueue.describe(entries)
         case .invalidArgument(let message): return "invalid argument: \(message)"
         case .indexOutOfRange(let message): return "index out of range: \(message)"
         case .unsupported(let message): return "unsupported: \(message)"

@@ -11,16 +11,12 @@ public enum RandError: Error, Sendable, CustomStringConvertible {
 
     /// Drains the thread's error queue into an `.openSSL` error that is never blank.
     package static func fromQueue(_ call: StaticString = #function) -> RandError {
-        let entries = OpenSSLErrorQueue.drain()
-        if entries.isEmpty {
-            return .openSSL([OpenSSLErrorEntry(library: "", function: "\(call)", reason: "failed without an OpenSSL error")])
-        }
-        return .openSSL(entries)
+        .openSSL(OpenSSLErrorQueue.drainForError(call))
     }
 
     public var description: String {
         switch self {
-        case .openSSL(let entries): return "OpenSSL error: " + entries.map(\.description).joined(separator: ", ")
+        case .openSSL(let entries): return OpenSSLErrorQueue.describe(entries)
         case .invalidArgument(let message): return "invalid argument: \(message)"
         case .unsupported(let message): return "unsupported: \(message)"
         }

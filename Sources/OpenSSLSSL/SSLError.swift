@@ -42,16 +42,12 @@ public enum SSLError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Drains the thread's error queue into an `.openSSL` error. When the queue is empty (OpenSSL failed
     /// without saying why), the entry names the call that failed so the error is never blank.
     package static func fromQueue(_ call: StaticString = #function) -> SSLError {
-        let entries = OpenSSLErrorQueue.drain()
-        if entries.isEmpty {
-            return .openSSL([OpenSSLErrorEntry(library: "", function: "\(call)", reason: "failed without an OpenSSL error")])
-        }
-        return .openSSL(entries)
+        .openSSL(OpenSSLErrorQueue.drainForError(call))
     }
 
     public var description: String {
         switch self {
-        case .openSSL(let entries): return "OpenSSL error: " + entries.map(\.description).joined(separator: ", ")
+        case .openSSL(let entries): return OpenSSLErrorQueue.describe(entries)
         case .wantRead: return "want read"
         case .wantWrite: return "want write"
         case .wantX509Lookup: return "want X509 lookup"

@@ -50,6 +50,21 @@ struct KeyOptions: ParsableArguments {
 }
 
 /// The CA that signs a new leaf certificate.
+/// Where `dev-server` and `dev-client` write, for how long the certificate is valid, and whether to overwrite.
+struct LeafOutputOptions: ParsableArguments {
+    @Option(help: "Output directory (created if missing).")
+    var out = "."
+
+    @Option(name: .customLong("file-name"), help: "Base name of the output files instead of the (first) NAME.")
+    var fileName: String?
+
+    @Option(help: "Validity in days.")
+    var days = CertificateIssuer.defaultLeafDays
+
+    @Flag(help: "Replace existing files.")
+    var force = false
+}
+
 struct CAOptions: ParsableArguments {
     @Option(help: "Directory holding ca.pem and ca.key (as written by dev-ca). Default: the --out directory.")
     var ca: String?
@@ -139,30 +154,19 @@ extension Cert {
         @Argument(help: "DNS names (*.example.com allowed) and IP addresses; the first is also the common name.")
         var names: [String]
 
-        @Option(help: "Output directory (created if missing).")
-        var out = "."
-
-        @Option(name: .customLong("file-name"), help: "Base name of the output files instead of the first NAME.")
-        var fileName: String?
-
-        @Option(help: "Validity in days.")
-        var days = CertificateIssuer.defaultLeafDays
-
+        @OptionGroup var output: LeafOutputOptions
         @OptionGroup var ca: CAOptions
         @OptionGroup var key: KeyOptions
-
-        @Flag(help: "Replace existing files.")
-        var force = false
 
         func run() throws {
             try Cert.run {
                 guard let first = names.first else { throw CertificateToolError("give at least one name") }
                 let entries = try names.map(SubjectAltName.forName)
-                let caPaths = try ca.paths(defaultDirectory: out)
+                let caPaths = try ca.paths(defaultDirectory: output.out)
                 let written = try DevelopmentPKI.createLeaf(
                     subject: DistinguishedName(commonName: first), profile: .server(entries),
-                    baseName: fileName ?? DevelopmentPKI.fileBaseName(for: first), directory: out,
-                    caCertificate: caPaths.certificate, caKey: caPaths.key, keyKind: key.kind(), days: days, force: force)
+                    baseName: output.fileName ?? DevelopmentPKI.fileBaseName(for: first), directory: output.out,
+                    caCertificate: caPaths.certificate, caKey: caPaths.key, keyKind: key.kind(), days: output.days, force: output.force)
                 print("Server certificate: \(written.certificate) (\(entries.map(\.description).joined(separator: ", ")))")
                 print("Server key:         \(written.key) (mode 0600)")
                 print("In a [[host]]: certificate = \"\(written.certificate)\", key = \"\(written.key)\"")
@@ -191,20 +195,9 @@ extension Cert {
         @Option(help: "Organizational unit (OU) of the subject.")
         var ou: String?
 
-        @Option(help: "Output directory (created if missing).")
-        var out = "."
-
-        @Option(name: .customLong("file-name"), help: "Base name of the output files instead of NAME.")
-        var fileName: String?
-
-        @Option(help: "Validity in days.")
-        var days = CertificateIssuer.defaultLeafDays
-
+        @OptionGroup var output: LeafOutputOptions
         @OptionGroup var ca: CAOptions
         @OptionGroup var key: KeyOptions
-
-        @Flag(help: "Replace existing files.")
-        var force = false
 
         func run() throws {
             try Cert.run {
@@ -215,11 +208,11 @@ extension Cert {
                 var attributes: [(field: String, value: String)] = []
                 if let ou { attributes.append(("OU", ou)) }
                 attributes.append(("CN", name))
-                let caPaths = try ca.paths(defaultDirectory: out)
+                let caPaths = try ca.paths(defaultDirectory: output.out)
                 let written = try DevelopmentPKI.createLeaf(
                     subject: DistinguishedName(attributes: attributes), profile: .client(entries),
-                    baseName: fileName ?? DevelopmentPKI.fileBaseName(for: name), directory: out,
-                    caCertificate: caPaths.certificate, caKey: caPaths.key, keyKind: key.kind(), days: days, force: force)
+                    baseName: output.fileName ?? DevelopmentPKI.fileBaseName(for: name), directory: output.out,
+                    caCertificate: caPaths.certificate, caKey: caPaths.key, keyKind: key.kind(), days: output.days, force: output.force)
                 print("Client certificate: \(written.certificate)")
                 print("Client key:         \(written.key) (mode 0600)")
                 print("On the proxy: client_verify = \"require\", client_ca_file = \"\(caPaths.certificate)\"")
