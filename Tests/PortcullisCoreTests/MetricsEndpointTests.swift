@@ -22,13 +22,15 @@ import Testing
     }
 
     @Test func routesAnswerAsDocumented() {
-        func respond(_ method: String, _ path: String, healthy: Bool = true) -> MetricsRequest.Response {
-            MetricsRequest.respond(method: method, path: path, metrics: { "m 1\n" }, healthy: { healthy })
+        func respond(_ method: String, _ path: String, health: ProxyHealth = .serving) -> MetricsRequest.Response {
+            MetricsRequest.respond(method: method, path: path, metrics: { "m 1\n" }, health: { health })
         }
         #expect(respond("GET", "/metrics").status == 200)
         #expect(respond("GET", "/metrics").contentType == "text/plain; version=0.0.4; charset=utf-8")
         #expect(respond("GET", "/healthz").body == Array("ok\n".utf8))
-        #expect(respond("GET", "/healthz", healthy: false).status == 503)
+        #expect(respond("GET", "/healthz", health: .unresponsive).status == 503)
+        #expect(respond("GET", "/healthz", health: .draining).status == 503)
+        #expect(respond("GET", "/healthz", health: .draining).body == Array("draining: not accepting new connections\n".utf8))
         #expect(respond("GET", "/").status == 404)
         #expect(respond("POST", "/metrics").status == 405)
         let head = respond("HEAD", "/metrics")

@@ -208,6 +208,45 @@ extension Integration {
             #expect(try curl(metricsPort, "/healthz").status == "200")
         }
 
+        @Test func healthzAnswers503WhileDraining() throws {
+            let port = Ports.free()
+            let metricsPort = Ports.free()
+            let backend = try TestBackend(mode: .echo)
+            var config = ProxyConfigBuilder()
+            config.global["metrics_listen"] = tomlString("127.0.0.1:\(metricsPort)")
+            config.global["drain_timeout"] = tomlString("20s")
+            config.hosts = [.init(name: "a", names: ["a.example.com"], certificates: [(pki.cert("a"), pki.key("a"))],
+                                  backends: ["127.0.0.1:\(backend.port)"])]
+            config.listeners = [.init(name: "tls", port: port, hosts: ["a"], defaultHost: "a")]
+            let proxy = try ProxyProcess(config: config.toml, waitForPorts: [port, metricsPort])
+            defer { proxy.stop() }
+            #expect(try curl(metricsPort, "/healthz").status == "200")
+
+            // An idle client keeps the drain going: s_client waits on a stdin nobody writes to until we close it.
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            client.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "a.example.com", "-quiet", "-no_ign_eof"]
+            let input = Pipe()
+            client.standardInput = input
+            client.standardOutput = FileHandle.nullDevice
+            client.standardError = FileHandle.nullDevice
+            try client.run()
+            defer { if client.isRunning { client.terminate() } }
+            for _ in 0..<200 where backend.acceptedCount < 1 { usleep(50_000) }
+            try #require(backend.acceptedCount == 1, "the idle client should be connected through\n\(proxy.log)")
+
+            proxy.signal(SIGTERM)
+            #expect(proxy.waitForLog("draining 1 open connection"), "\(proxy.log)")
+            let draining = try curl(metricsPort, "/healthz")
+            #expect(draining.status == "503" && draining.body == "draining: not accepting new connections", "\(draining)")
+            #expect(proxy.isRunning, "the open connection should hold the drain")
+
+            // The client leaves; the drain ends with it, long before the 20 s deadline.
+            try input.fileHandleForWriting.close()
+            #expect(proxy.waitForExit(timeout: 10) == 0, "\(proxy.log)")
+            #expect(!proxy.log.contains("drain deadline passed"), "\(proxy.log)")
+        }
+
         @Test func aMetricsAddressThatCannotBeBoundStopsTheStart() throws {
             let port = Ports.free()
             let blocker = try TestBackend(mode: .echo)

@@ -4,7 +4,8 @@ public import Logging
 
 /// The Prometheus endpoint: a tiny HTTP/1.1 server on its own address and its own thread, with its own
 /// `poll` loop. It answers `GET /metrics` (text format 0.0.4), `GET /healthz` (200 `ok` when every worker's
-/// event loop answers a wake-up within a second, 503 otherwise) and 404 for anything else; HEAD works too.
+/// event loop answers a wake-up within a second; 503 while draining, so load balancers stop sending, and when
+/// a loop is stuck) and 404 for anything else; HEAD works too.
 ///
 /// It never touches a worker's state: the scrape reads the workers' atomic counters, and the liveness probe
 /// only signals a worker's eventfd. Limits keep it cheap whatever connects: at most `maximumClients` open
@@ -161,7 +162,7 @@ public final class MetricsEndpoint: @unchecked Sendable {
                 response = answer
             case .request(let method, let path):
                 response = MetricsRequest.respond(
-                    method: method, path: path, metrics: { metrics.renderText() }, healthy: { metrics.workersAlive() })
+                    method: method, path: path, metrics: { metrics.renderText() }, health: { metrics.health() })
             }
             client.response = response.bytes
             client.responding = true

@@ -65,8 +65,8 @@ enum MetricsRequest {
         return .request(method: String(parts[0]), path: String(path))
     }
 
-    /// The response for a parsed request. `metrics` renders `/metrics`; `healthy` answers `/healthz`.
-    static func respond(method: String, path: String, metrics: () -> String, healthy: () -> Bool) -> Response {
+    /// The response for a parsed request. `metrics` renders `/metrics`; `health` answers `/healthz`.
+    static func respond(method: String, path: String, metrics: () -> String, health: () -> ProxyHealth) -> Response {
         guard path == "/metrics" || path == "/healthz" else {
             return .text(404, "Not Found", "not found; try /metrics or /healthz\n")
         }
@@ -78,10 +78,15 @@ enum MetricsRequest {
         var response: Response
         if path == "/metrics" {
             response = Response(status: 200, reason: "OK", contentType: PrometheusTextWriter.contentType, body: Array(metrics().utf8))
-        } else if healthy() {
-            response = .text(200, "OK", "ok\n")
         } else {
-            response = .text(503, "Service Unavailable", "not ready: a worker event loop is not running or did not answer\n")
+            switch health() {
+            case .serving:
+                response = .text(200, "OK", "ok\n")
+            case .draining:
+                response = .text(503, "Service Unavailable", "draining: not accepting new connections\n")
+            case .unresponsive:
+                response = .text(503, "Service Unavailable", "not ready: a worker event loop is not running or did not answer\n")
+            }
         }
         response.omitBody = method == "HEAD"
         return response

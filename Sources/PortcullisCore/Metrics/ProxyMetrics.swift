@@ -12,8 +12,8 @@ import Synchronization
 /// server.metrics = metrics          // before server.run(): each worker gets its own WorkerMetrics
 /// ```
 ///
-/// Thread safety: `renderText`, `snapshot` and `workersAlive` from any thread (the metrics endpoint's);
-/// `noteReload` and `updateCertificates` from the control thread.
+/// Thread safety: `renderText`, `snapshot`, `health` and `workersAlive` from any thread (the metrics
+/// endpoint's); `noteReload`, `noteDraining` and `updateCertificates` from the control thread.
 public final class ProxyMetrics: Sendable {
     let workerMetrics: [WorkerMetrics]
     /// Wakes worker `i`'s loop (set when the worker starts; nil before).
@@ -21,6 +21,7 @@ public final class ProxyMetrics: Sendable {
     private let reloadsSucceeded = MetricCounter()
     private let reloadsFailed = MetricCounter()
     private let certificates = Mutex<[CertificateExpiry]>([])
+    private let draining = Atomic<Bool>(false)
     private let buildLabels: [(String, String)]
 
     /// Metrics for a server with `workers` workers.
@@ -59,6 +60,19 @@ public final class ProxyMetrics: Sendable {
     }
 
     // MARK: Liveness
+
+    /// Marks the server as draining (SIGTERM): `/healthz` answers 503 from now on, so a load balancer or
+    /// orchestrator stops sending new clients while open connections finish. Called by `ProxyServer`.
+    public func noteDraining() {
+        draining.store(true, ordering: .releasing)
+    }
+
+    /// The `/healthz` answer: draining first (a drained worker has exited, but that is not a fault), then
+    /// whether every worker loop answers (`workersAlive`).
+    public func health(timeout: Duration = .seconds(1)) -> ProxyHealth {
+        if draining.load(ordering: .acquiring) { return .draining }
+        return workersAlive(timeout: timeout) ? .serving : .unresponsive
+    }
 
     /// True when every worker has started and its event loop handled a wake-up within `timeout`: the
     /// `/healthz` answer. A worker that has exited (drained) or whose loop is stuck makes it false.
@@ -165,4 +179,14 @@ public final class ProxyMetrics: Sendable {
         out.sample("portcullis_workers", [], formatted: String(snapshot.workers))
         return out.text
     }
+}
+
+/// What `/healthz` reports.
+public enum ProxyHealth: Sendable, Equatable {
+    /// Every worker loop answered: 200.
+    case serving
+    /// SIGTERM arrived; open connections are finishing and nothing new is accepted: 503.
+    case draining
+    /// A worker has not started, has exited or its loop did not answer in time: 503.
+    case unresponsive
 }

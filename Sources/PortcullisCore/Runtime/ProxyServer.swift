@@ -294,6 +294,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             if drainWanted, drainDeadline == nil {
                 logger.info("draining \(limiter.count) open connection(s), deadline \(configuration.drainTimeout)")
                 service.stopping(openConnections: limiter.count)
+                metrics?.noteDraining()
                 drainDeadline = MonotonicClock.now() &+ settings.drainTimeout
                 for worker in workers { worker.post(.drain) }
             }
