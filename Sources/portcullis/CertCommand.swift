@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import OpenSSLCrypto
 import PortcullisCore
 
@@ -26,7 +26,7 @@ struct Cert: ParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardStream.error.write("error: \(error)\n")
             throw ExitCode.failure
         }
     }
@@ -271,7 +271,7 @@ extension Cert {
                 if newKey && !FileManager.default.fileExists(atPath: key) {
                     privateKey = try CertificateIssuer.generateKey(keyOptions.kind())
                     try OutputFile.write(Crypto.dumpPrivateKey(.pem, privateKey), to: key, mode: OutputFile.privateMode)
-                    FileHandle.standardError.write(Data("wrote new key \(key) (mode 0600)\n".utf8))
+                    StandardStream.error.write("wrote new key \(key) (mode 0600)\n")
                 } else {
                     let bytes = try OutputFile.read(key, what: "private key")
                     do {
@@ -287,7 +287,7 @@ extension Cert {
                     try OutputFile.write(pem, to: out, mode: OutputFile.publicMode, overwrite: force)
                     print("CSR: \(out)")
                 } else {
-                    FileHandle.standardOutput.write(Data(pem))
+                    StandardStream.output.write(pem)
                 }
             }
         }

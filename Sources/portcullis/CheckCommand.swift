@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import PortcullisCore
 
@@ -29,7 +29,7 @@ struct Check: ParsableCommand {
             let table = try HostTable.compile(configuration, logger: logger)
             if !quiet { print(Self.summary(table)) }
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write("\(error)\n")
             throw ExitCode.failure
         }
     }

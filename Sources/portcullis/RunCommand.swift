@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import PortcullisCore
 
@@ -23,21 +23,21 @@ struct Run: ParsableCommand {
         do {
             activation = try SocketActivation.fromEnvironment()
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write("\(error)\n")
             throw ExitCode.failure
         }
         let configuration: ProxyConfiguration
         do {
             configuration = try ConfigurationLoader.load(file: config)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write("\(error)\n")
             throw ExitCode.failure
         }
         let logging: LoggingSetup
         do {
             logging = try LoggingSetup(configuration: configuration)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write("\(error)\n")
             throw ExitCode.failure
         }
         LoggingSystem.bootstrap { label in logging.makeHandler(label: label) }

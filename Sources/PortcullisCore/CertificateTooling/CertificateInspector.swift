@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+internal import Glibc
 import OpenSSLCrypto
 
 /// `portcullis cert inspect`: a readable summary of a PEM file (any mix of certificates, keys, CSRs and

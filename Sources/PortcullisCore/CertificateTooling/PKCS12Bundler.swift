@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import OpenSSLCrypto
 
 /// `portcullis cert pkcs12`: a certificate, its key and optionally CA certificates in one password-protected

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 internal import TOMLKit
 
@@ -13,13 +13,13 @@ internal import TOMLKit
 public enum ConfigurationLoader {
     /// Reads and parses `path`. Relative paths inside the file are resolved against the file's directory.
     public static func load(file path: String) throws(ConfigurationError) -> ProxyConfiguration {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try LocalFile.read(path)
         } catch {
-            throw ConfigurationError(file: path, message: "cannot read the configuration file: \(Self.reason(error))")
+            throw ConfigurationError(file: path, message: "cannot read the configuration file: \(error)")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigurationError(file: path, message: "the file is not valid UTF-8")
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL
@@ -47,19 +47,6 @@ public enum ConfigurationLoader {
         configuration.sourceLocator = sink.locator
         if !sink.diagnostics.isEmpty { throw ConfigurationError(sink.diagnostics) }
         return configuration
-    }
-
-    static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
-        switch nsError.code {
-        case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return String(cString: strerror(ENOENT))
-        case NSFileReadNoPermissionError: return String(cString: strerror(EACCES))
-        default: return nsError.localizedDescription
-        }
     }
 }
 

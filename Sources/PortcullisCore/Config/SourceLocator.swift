@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Finds the line on which a key path is defined in TOML text.
 ///

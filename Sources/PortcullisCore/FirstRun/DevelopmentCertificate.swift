@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import OpenSSLCrypto
 import OpenSSLRand
@@ -84,17 +84,10 @@ public enum DevelopmentCertificate {
     /// Creates `path` with mode 0600 from the start (`O_CREAT | O_EXCL`: never a moment readable by others
     /// under a loose umask, and never through a symlink or over an existing file), then writes `bytes`.
     private static func writeNewPrivateFile(_ path: String, _ bytes: [UInt8]) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw CredentialLoader.Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
-            try handle.write(contentsOf: Data(bytes))
-            try handle.synchronize()
+            try LocalFile.createNew(path, bytes: bytes, mode: 0o600)
         } catch {
-            try? FileManager.default.removeItem(atPath: path)
-            throw CredentialLoader.Failure(description: "cannot write \(path): \(error)")
+            throw CredentialLoader.Failure(description: "cannot create \(path): \(error)")
         }
     }
 }

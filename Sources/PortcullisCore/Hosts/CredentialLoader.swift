@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import OpenSSLCrypto
 import OpenSSLSSL
@@ -33,9 +33,7 @@ enum CredentialLoader {
     /// True (and a warning logged) when `path` is readable or writable by group or others.
     @discardableResult
     static func warnIfExposed(_ path: String, logger: Logger) -> Bool {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let permissions = attributes[.posixPermissions] as? NSNumber else { return false }
-        let mode = permissions.uint16Value
+        guard let mode = LocalFile.permissions(path) else { return false }
         guard mode & 0o077 != 0 else { return false }
         logger.warning("private key file is accessible by other users; run: chmod 600 \(path)", metadata: [
             "file": "\(path)", "mode": "\(String(mode, radix: 8))",
@@ -45,9 +43,9 @@ enum CredentialLoader {
 
     static func readFile(_ path: String, what: String) throws -> [UInt8] {
         do {
-            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            return try LocalFile.read(path)
         } catch {
-            throw Failure(description: "cannot read \(what) \(path): \(ConfigurationLoader.reason(error))")
+            throw Failure(description: "cannot read \(what) \(path): \(error)")
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import OpenSSLSSL
 
 /// Reads `ticket_key_files`: one 80-byte key per file, raw (`openssl rand 80 > ticket.key`, nginx's format)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import OpenSSLCrypto
 
 /// The expiry of one served certificate: a `portcullis_certificate_expiry_timestamp_seconds` sample.

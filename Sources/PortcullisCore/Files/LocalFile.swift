@@ -1,0 +1,89 @@
+internal import Glibc
+
+/// The file reads and writes of Portcullis (configuration, keys, certificates, CRLs, ticket keys, the files
+/// `portcullis cert` writes), with plain POSIX calls: the proxy does not link Foundation's file APIs (and
+/// with them ICU), and every error carries the `errno` text an operator can act on.
+///
+/// Callers wrap a `LocalFile.Failure` into their own error, naming what the file was for.
+package enum LocalFile {
+    /// A failed system call on a file: which one and why.
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        /// The `errno` value (0 for a limit of ours, such as the size cap).
+        package let code: Int32
+        /// `strerror(code)`, or our own reason.
+        package let reason: String
+
+        init(code: Int32) {
+            self.code = code
+            self.reason = String(cString: strerror(code))
+        }
+
+        init(reason: String) {
+            self.code = 0
+            self.reason = reason
+        }
+
+        package var description: String { reason }
+        package var alreadyExists: Bool { code == EEXIST }
+    }
+
+    /// The most `read` accepts: no file Portcullis reads is anywhere near it, and a mistake such as pointing
+    /// `cert_file` at a disk image must not exhaust memory.
+    package static let readLimit = 16 << 20
+
+    /// The whole file. Follows symlinks (certificates are commonly symlinked, e.g. by certbot).
+    package static func read(_ path: String) throws(Failure) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(code: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(code: errno)
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            if bytes.count > readLimit { throw Failure(reason: "larger than \(readLimit >> 20) MiB") }
+        }
+    }
+
+    /// Creates `path` with `mode` (`O_CREAT | O_EXCL | O_NOFOLLOW`: the mode holds from the first moment, and
+    /// an existing file, or a symlink planted in its place, is never written through), writes `bytes` and
+    /// syncs them. A file that could not be written completely is removed.
+    package static func createNew(_ path: String, bytes: [UInt8], mode: UInt32) throws(Failure) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        guard fd >= 0 else { throw Failure(code: errno) }
+        var failure: Failure?
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = Failure(code: errno)
+                break
+            }
+            offset += written
+        }
+        if failure == nil, fsync(fd) != 0 { failure = Failure(code: errno) }
+        close(fd)
+        if let failure {
+            unlink(path)
+            throw failure
+        }
+    }
+
+    /// Removes `path`; a file that does not exist is not an error.
+    package static func removeIfPresent(_ path: String) throws(Failure) {
+        if unlink(path) != 0, errno != ENOENT { throw Failure(code: errno) }
+    }
+
+    /// The permission bits of `path` (following symlinks), or nil when it cannot be examined.
+    package static func permissions(_ path: String) -> UInt32? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt32(info.st_mode) & 0o7777
+    }
+}
