@@ -52,6 +52,7 @@ struct Run: ParsableCommand {
             // Decided before anything is created or bound: a root start without a user stops here.
             let privileges = try PrivilegePlan.make(user: configuration.user, group: configuration.group, allowRoot: allowRoot)
             try FirstRun.prepare(configuration, logger: logger)
+            DescriptorLimit.raise(for: configuration, logger: logger)
             table = try HostTable.compile(configuration, logger: logger)
             let service = try ServiceIntegration.fromEnvironment(activation: activation, logger: logger)
             server = try ProxyServer(table: table, logging: logging, service: service)

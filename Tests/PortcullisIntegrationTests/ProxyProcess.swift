@@ -13,9 +13,10 @@ final class ProxyProcess: @unchecked Sendable {
     /// Writes `config` (TOML) to a fresh temp dir and starts `portcullis run --config` on it. Waits until every
     /// port in `waitForPorts` is listening.
     /// `allowRoot` passes `--allow-root` when the tests run as root (they mostly do in CI) and the config
-    /// names no user; pass false to see the refusal.
+    /// names no user; pass false to see the refusal. `launcher` runs the binary through another program
+    /// (e.g. `prlimit --nofile=...`) that execs it, so `pid` is still the proxy's.
     init(config: String, waitForPorts ports: [UInt16], extraArguments: [String] = [],
-         environment: [String: String] = [:], allowRoot: Bool = true) throws {
+         environment: [String: String] = [:], allowRoot: Bool = true, launcher: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-itest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("portcullis.toml").path
@@ -23,9 +24,14 @@ final class ProxyProcess: @unchecked Sendable {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = BinaryLocator.portcullis
-        process.arguments = ["run", "--config", configPath] + extraArguments
-            + (allowRoot && getuid() == 0 ? ["--allow-root"] : [])
+        let arguments = ["run", "--config", configPath] + extraArguments + (allowRoot && getuid() == 0 ? ["--allow-root"] : [])
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [BinaryLocator.portcullis.path] + arguments
+        } else {
+            process.executableURL = BinaryLocator.portcullis
+            process.arguments = arguments
+        }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
