@@ -98,13 +98,13 @@ import Testing
 
 @Suite struct ConstantsVerificationCodeTests {
     @Test func codes() {
-        #expect(X509VerificationCodes.OK == 0)
-        #expect(X509VerificationCodes.ERR_CERT_HAS_EXPIRED == 10)
-        #expect(X509VerificationCodes.ERR_DEPTH_ZERO_SELF_SIGNED_CERT == 18)
-        #expect(X509VerificationCodes.ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY == 20)
-        #expect(X509VerificationCodes.ERR_APPLICATION_VERIFICATION == 50)
-        #expect(X509VerificationCodes.ERR_HOSTNAME_MISMATCH == 62)
-        #expect(X509VerificationCodes.message(for: 10) == "certificate has expired")
+        #expect(X509VerificationCodes.OK.rawValue == 0)
+        #expect(X509VerificationCodes.ERR_CERT_HAS_EXPIRED.rawValue == 10)
+        #expect(X509VerificationCodes.ERR_DEPTH_ZERO_SELF_SIGNED_CERT.rawValue == 18)
+        #expect(X509VerificationCodes.ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY.rawValue == 20)
+        #expect(X509VerificationCodes.ERR_APPLICATION_VERIFICATION.rawValue == 50)
+        #expect(X509VerificationCodes.ERR_HOSTNAME_MISMATCH.rawValue == 62)
+        #expect(X509VerificationCodes(rawValue: 10).message == "certificate has expired")
     }
 }
 

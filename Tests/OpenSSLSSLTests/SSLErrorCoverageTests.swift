@@ -354,7 +354,7 @@ import OpenSSLCrypto
         #expect(OpenSSLErrorQueue.isEmpty)
         let reasons = try clientSees(client, server)
         #expect(reasons.contains { $0.contains("alert handshake failure") }, "\(reasons)")
-        #expect(server.getVerifyResult() == Int(X509VerificationCodes.ERR_APPLICATION_VERIFICATION))
+        #expect(server.getVerifyResult() == Int(X509VerificationCodes.ERR_APPLICATION_VERIFICATION.rawValue))
     }
 
     @Test func alpnErrorSendsNoApplicationProtocol() throws {
