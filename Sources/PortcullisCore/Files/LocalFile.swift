@@ -80,6 +80,20 @@ package enum LocalFile {
         if unlink(path) != 0, errno != ENOENT { throw Failure(code: errno) }
     }
 
+    /// The names in directory `path` (without `.` and `..`), sorted bytewise so that the order is stable.
+    package static func directoryEntries(_ path: String) throws(Failure) -> [String] {
+        guard let directory = opendir(path) else { throw Failure(code: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
     /// The permission bits of `path` (following symlinks), or nil when it cannot be examined.
     package static func permissions(_ path: String) -> UInt32? {
         var info = stat()

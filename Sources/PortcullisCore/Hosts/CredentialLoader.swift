@@ -91,6 +91,29 @@ enum CredentialLoader {
         return try Crypto.digest("sha256", bytes)
     }
 
+    /// SHA-256 over the contents of the trust anchors a host verifies clients with: `client_ca_file`, and
+    /// every file in `client_ca_dir` (name and contents). It goes into the host's session-id context, so
+    /// replacing or removing a CA, even under the same file name, ends resumption of sessions verified
+    /// against the old set: every client is verified again by a full handshake after the reload.
+    static func trustAnchorsDigest(caFile: String?, caDirectory: String?) throws -> [UInt8] {
+        var summary: [UInt8] = []
+        if let caFile {
+            summary += Array("ca_file\n".utf8) + (try Crypto.digest("sha256", readFile(caFile, what: "client CA file")))
+        }
+        if let caDirectory {
+            let names: [String]
+            do { names = try LocalFile.directoryEntries(caDirectory) } catch {
+                throw Failure(description: "cannot list client CA directory \(caDirectory): \(error)")
+            }
+            for name in names {
+                // Subdirectories and unreadable entries are not CAs OpenSSL can use; their name still counts.
+                let contents = (try? LocalFile.read(caDirectory + "/" + name)) ?? []
+                summary += Array("ca_dir_entry\n\(name)\n".utf8) + (try Crypto.digest("sha256", contents))
+            }
+        }
+        return try Crypto.digest("sha256", summary)
+    }
+
     /// True when `bytes` contain a PEM `-----BEGIN ` line start (PEM may be preceded by text).
     private static func containsPEMHeader(_ bytes: [UInt8]) -> Bool {
         let marker = Array("-----BEGIN ".utf8)

@@ -78,13 +78,15 @@ struct HostTableCompiler {
 
     /// 32 bytes (OpenSSL's maximum, a SHA-256) derived from the host name and everything that decides which
     /// clients the host accepts: a session made on one host never resumes on another host, nor on this host
-    /// after its policy changed. `crlDigest` (the SHA-256 of the CRL file's contents) makes a new CRL end
-    /// resumption of older sessions, so every client is checked against it by a full handshake. Equal
-    /// across instances with the same configuration and files, so shared ticket keys work.
-    static func sessionIDContext(for host: HostConfiguration, crlDigest: [UInt8]? = nil) throws -> [UInt8] {
+    /// after its policy changed. `trustDigest` (the CA file's and CA directory's contents) and `crlDigest`
+    /// (the CRL file's contents) make a changed CA set or a new CRL end resumption of older sessions, so
+    /// every client is checked against them by a full handshake. Equal across instances with the same
+    /// configuration and files, so shared ticket keys work.
+    static func sessionIDContext(for host: HostConfiguration, trustDigest: [UInt8]? = nil, crlDigest: [UInt8]? = nil) throws -> [UInt8] {
         var policy = ClientPolicy(host.client).fingerprintText(
             caFile: host.client.caFile, caDirectory: host.client.caDirectory, crlFile: host.client.crlFile,
             depth: host.client.verifyDepth)
+        if let trustDigest { policy += "\nca-sha256=" + trustDigest.map { String(format: "%02x", $0) }.joined() }
         if let crlDigest { policy += "\ncrl-sha256=" + crlDigest.map { String(format: "%02x", $0) }.joined() }
         return try Crypto.digest("sha256", Array("portcullis host\n\(host.name)\n\(policy)".utf8))
     }
@@ -114,9 +116,11 @@ struct HostTableCompiler {
         }
         loadCertificates(host, path: path, into: context)
         var crlDigest: [UInt8]?
+        var trustDigest: [UInt8]?
         if host.client.verify != .none {
             attempt("\(path).client_ca_file", prefix: "cannot load client CAs") {
                 try context.loadVerifyLocations(caFile: host.client.caFile, caPath: host.client.caDirectory)
+                trustDigest = try CredentialLoader.trustAnchorsDigest(caFile: host.client.caFile, caDirectory: host.client.caDirectory)
             }
             if let caFile = host.client.caFile {
                 // The CA names sent in CertificateRequest help clients pick a certificate.
@@ -133,7 +137,7 @@ struct HostTableCompiler {
         }
         var sessionIDContext: [UInt8] = []
         attempt(path) {
-            sessionIDContext = try Self.sessionIDContext(for: host, crlDigest: crlDigest)
+            sessionIDContext = try Self.sessionIDContext(for: host, trustDigest: trustDigest, crlDigest: crlDigest)
             try context.setSessionId(sessionIDContext)
         }
         if !host.tls.alpn.isEmpty {
