@@ -65,6 +65,23 @@ import Testing
         #expect(textLine.hasSuffix(" error p: m a=x b=\"two words\""))
     }
 
+    @Test func theJournalStreamIsRecognisedByDeviceAndInode() throws {
+        let path = temporaryFile()
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd); unlink(path) }
+        var info = stat()
+        try #require(fstat(fd, &info) == 0)
+        #expect(LogOutput.isJournalStream(fd, journalStream: "\(info.st_dev):\(info.st_ino)"))
+        #expect(!LogOutput.isJournalStream(fd, journalStream: "\(info.st_dev):\(info.st_ino + 1)"))
+        #expect(!LogOutput.isJournalStream(fd, journalStream: nil))
+        #expect(!LogOutput.isJournalStream(fd, journalStream: "garbage"))
+        #expect(PortcullisLogHandler.syslogPriority(.warning) == 4)
+        #expect(PortcullisLogHandler.syslogPriority(.critical) == 2)
+        #expect(PortcullisLogHandler.format(level: .info, label: "portcullis", message: "m", metadata: [:], format: .text,
+                                            timestamped: false) == "info portcullis: m")
+    }
+
     @Test func accessLogOffHasNoWriter() throws {
         let setup = try LoggingSetup(configuration: ProxyConfiguration(accessLog: .off))
         #expect(setup.accessLog == nil)

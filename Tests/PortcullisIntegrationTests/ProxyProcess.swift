@@ -14,9 +14,11 @@ final class ProxyProcess: @unchecked Sendable {
     /// port in `waitForPorts` is listening.
     /// `allowRoot` passes `--allow-root` when the tests run as root (they mostly do in CI) and the config
     /// names no user; pass false to see the refusal. `launcher` runs the binary through another program
-    /// (e.g. `prlimit --nofile=...`) that execs it, so `pid` is still the proxy's.
+    /// (e.g. `prlimit --nofile=...`) that execs it, so `pid` is still the proxy's. `logIsJournal` sets
+    /// `JOURNAL_STREAM` to the log file's device and inode, as systemd does for the journal's stream.
     init(config: String, waitForPorts ports: [UInt16], extraArguments: [String] = [],
-         environment: [String: String] = [:], allowRoot: Bool = true, launcher: [String] = []) throws {
+         environment: [String: String] = [:], allowRoot: Bool = true, launcher: [String] = [],
+         logIsJournal: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-itest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("portcullis.toml").path
@@ -37,6 +39,12 @@ final class ProxyProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
+        env["JOURNAL_STREAM"] = nil
+        if logIsJournal {
+            var info = stat()
+            guard stat(logPath, &info) == 0 else { throw IntegrationError.setup("cannot stat \(logPath)") }
+            env["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        }
         process.environment = env
         try process.run()
         let deadline = Date().addingTimeInterval(20)

@@ -34,6 +34,37 @@ extension Integration {
                                           halfClose: true, timeout: timeout))[0]
         }
 
+        // MARK: Journal
+
+        @Test func onTheJournalStreamEveryLineCarriesItsSyslogPriority() throws {
+            let port = Ports.free()
+            let backend = try TestBackend(mode: .echo)
+            let proxy = try ProxyProcess(config: config(port: port, backend: backend.port), waitForPorts: [port], logIsJournal: true)
+            defer { proxy.stop() }
+            #expect(try echo(port, "journal").received_text == "journal")
+            try proxy.rewriteConfig("[global]\nbroken = \n")
+            proxy.signal(SIGHUP)
+            #expect(proxy.waitForLog("reload failed"), "\(proxy.log)")
+            let lines = proxy.log.split(separator: "\n")
+            // journald reads the prefix as the priority and stamps the time itself (no timestamp of ours).
+            #expect(lines.contains { $0.hasPrefix("<6>info portcullis: starting portcullis") }, "\(proxy.log)")
+            #expect(lines.contains { $0.hasPrefix("<3>error portcullis: reload failed") }, "\(proxy.log)")
+            // The access log line (stdout, the same stream here) is info.
+            #expect(lines.contains { $0.hasPrefix("<6>") && $0.contains(" client=127.0.0.1:") && $0.contains("close=") }, "\(proxy.log)")
+            #expect(lines.allSatisfy { $0.first == "<" }, "every line should carry a priority:\n\(proxy.log)")
+        }
+
+        @Test func offTheJournalLinesHaveNoPriorityPrefix() throws {
+            let port = Ports.free()
+            let backend = try TestBackend(mode: .echo)
+            let proxy = try ProxyProcess(config: config(port: port, backend: backend.port), waitForPorts: [port],
+                                         environment: ["JOURNAL_STREAM": "1:1"])
+            defer { proxy.stop() }
+            #expect(try echo(port, "plain").received_text == "plain")
+            #expect(proxy.waitForLog("close="), "\(proxy.log)")
+            #expect(!proxy.log.contains("<6>"), "\(proxy.log)")
+        }
+
         // MARK: sd_notify
 
         @Test func notifyReadyReloadingReadyAndStoppingInOrderOnAnAbstractSocket() throws {

@@ -6,12 +6,19 @@ internal import Glibc
 ///
 /// Thread safety without a lock: each line is handed to the kernel in a single `write(2)`, and O_APPEND
 /// writes are atomic with respect to each other, so lines from different workers never interleave.
+///
+/// When stdout or stderr is systemd's journal stream (`JOURNAL_STREAM` names its device and inode, as
+/// systemd sets it for `StandardOutput=journal`), each line starts with its syslog priority (`<4>` for a
+/// warning, sd-daemon(3)), which journald turns into the entry's priority: `journalctl -p warning -u
+/// portcullis` then shows warnings and worse only.
 public final class LogOutput: Sendable {
     /// The file descriptor written to.
     public let fileDescriptor: Int32
     private let ownsDescriptor: Bool
     /// What it writes to, for messages.
     public let name: String
+    /// The descriptor is the journal's stream: lines carry a priority prefix, and journald adds the time.
+    public let isJournal: Bool
 
     /// Standard output.
     public static let stdout = LogOutput(fileDescriptor: 1, owns: false, name: "stdout")
@@ -22,6 +29,17 @@ public final class LogOutput: Sendable {
         self.fileDescriptor = fileDescriptor
         self.ownsDescriptor = owns
         self.name = name
+        self.isJournal = !owns && Self.isJournalStream(fileDescriptor, journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
+    }
+
+    /// True when `fd` is the stream `journalStream` (`JOURNAL_STREAM`'s `device:inode`) names.
+    static func isJournalStream(_ fd: Int32, journalStream: String?) -> Bool {
+        guard let journalStream else { return false }
+        let parts = journalStream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
     }
 
     /// Opens `path` for appending (created with mode 0640).
@@ -45,9 +63,10 @@ public final class LogOutput: Sendable {
         if ownsDescriptor { close(fileDescriptor) }
     }
 
-    /// Writes `line` plus a newline in one system call (retrying only on EINTR and short writes).
-    public func write(line: String) {
-        var bytes = Array(line.utf8)
+    /// Writes `line` plus a newline in one system call (retrying only on EINTR and short writes). On the
+    /// journal stream the line is prefixed with `<priority>` (syslog: 2 critical ... 7 debug).
+    public func write(line: String, priority: Int = 6) {
+        var bytes = isJournal ? Array("<\(priority)>\(line)".utf8) : Array(line.utf8)
         bytes.append(0x0A)
         bytes.withUnsafeBytes { raw in
             var offset = 0

@@ -28,16 +28,31 @@ public struct PortcullisLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        output.write(line: Self.format(
-            level: event.level, label: label, message: "\(event.message)", metadata: merged, format: format))
+        output.write(line: Self.format(level: event.level, label: label, message: "\(event.message)", metadata: merged,
+                                       format: format, timestamped: !output.isJournal),
+                     priority: Self.syslogPriority(event.level))
     }
 
-    /// One formatted line (exposed for tests and for the access log's shared layout).
-    static func format(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, format: LogFormat) -> String {
+    /// The syslog priority journald records for a level (sd-daemon(3)).
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+
+    /// One formatted line (exposed for tests and for the access log's shared layout). A text line leaves out
+    /// the time when `timestamped` is false (journald stamps each entry itself).
+    static func format(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, format: LogFormat,
+                       timestamped: Bool = true) -> String {
         let keys = metadata.keys.sorted()
         switch format {
         case .text:
-            var line = "\(LogLineFormatter.timestamp()) \(level) \(label): \(message)"
+            var line = (timestamped ? "\(LogLineFormatter.timestamp()) " : "") + "\(level) \(label): \(message)"
             for key in keys { line += " \(key)=\(LogLineFormatter.textValue(render(metadata[key]!)))" }
             return line
         case .json:
