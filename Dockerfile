@@ -34,8 +34,10 @@ EXPOSE 8443
 # SIGTERM drains: no new connections, open ones get [global] drain_timeout to finish (keep it below the
 # stop timeout: docker stop -t).
 STOPSIGNAL SIGTERM
-# The configuration, certificates and keys still load (a broken mount or an unreadable key shows up here).
+# Asks the running proxy's /healthz (metrics_listen in the configuration): unhealthy while draining or when
+# a worker loop is stuck. A configuration without metrics_listen makes the check fail: keep
+# `metrics_listen = "127.0.0.1:9090"` in yours, or override HEALTHCHECK.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/portcullis", "check", "--quiet", "--config", "/etc/portcullis/portcullis.toml"]
+    CMD ["/usr/local/bin/portcullis", "health", "--quiet", "--config", "/etc/portcullis/portcullis.toml"]
 ENTRYPOINT ["/usr/local/bin/portcullis"]
 CMD ["run", "--config", "/etc/portcullis/portcullis.toml"]

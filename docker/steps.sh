@@ -8,7 +8,8 @@
 #   steps.sh assemble SRC ROOTFS      build stage: the runtime file tree (binary, config, directories)
 #   steps.sh runtime-packages         runtime stage: OpenSSL 3, zlib, CA certificates (nothing else)
 #   steps.sh runtime-user ROOTFS      runtime stage: the unprivileged user and what it may write
-#   steps.sh smoke ROOTFS             runtime stage: `portcullis version` and `portcullis check` from ROOTFS
+#   steps.sh smoke ROOTFS             runtime stage: `portcullis version`, `check`, and `run` + the HEALTHCHECK's
+#                                     `health` from ROOTFS
 set -eu
 
 # What the runtime image installs on top of debian:bookworm-slim. build-like-dockerfile.sh checks with
@@ -64,6 +65,27 @@ smoke)
     scratch=$(mktemp -d)
     cp "$rootfs/etc/portcullis/portcullis.toml" "$scratch/portcullis.toml"
     "$rootfs/usr/local/bin/$PRODUCT" check --config "$scratch/portcullis.toml"
+    # The HEALTHCHECK command against the shipped configuration, live: healthy while serving, unhealthy
+    # once the proxy is gone.
+    "$rootfs/usr/local/bin/$PRODUCT" run --config "$scratch/portcullis.toml" >"$scratch/run.log" 2>&1 &
+    pid=$!
+    healthy=no
+    for _ in $(seq 1 100); do
+        if "$rootfs/usr/local/bin/$PRODUCT" health --quiet --config "$scratch/portcullis.toml"; then healthy=yes; break; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || { echo "steps.sh smoke: portcullis run did not exit cleanly:" >&2; cat "$scratch/run.log" >&2; exit 1; }
+    if [ "$healthy" != yes ]; then
+        echo "steps.sh smoke: portcullis health never reported healthy:" >&2
+        cat "$scratch/run.log" >&2
+        exit 1
+    fi
+    if "$rootfs/usr/local/bin/$PRODUCT" health --quiet --timeout 2 --config "$scratch/portcullis.toml"; then
+        echo "steps.sh smoke: portcullis health reported healthy with no proxy running" >&2
+        exit 1
+    fi
     rm -rf "$scratch"
     ;;
 print-runtime-packages)

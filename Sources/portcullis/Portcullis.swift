@@ -6,6 +6,6 @@ import PortcullisCore
 struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A TLS-terminating reverse proxy: SNI host contexts, mutual TLS, plaintext TCP/unix backends.",
-        subcommands: [Run.self, Check.self, Version.self, Cert.self]
+        subcommands: [Run.self, Check.self, Health.self, Version.self, Cert.self]
     )
 }

@@ -221,6 +221,9 @@ extension Integration {
             let proxy = try ProxyProcess(config: config.toml, waitForPorts: [port, metricsPort])
             defer { proxy.stop() }
             #expect(try curl(metricsPort, "/healthz").status == "200")
+            // `portcullis health` finds the endpoint through the configuration (what a HEALTHCHECK runs).
+            let healthy = try health(["--config", proxy.configPath])
+            #expect(healthy.status == 0 && healthy.stdout == "healthy: 200 ok\n", "\(healthy)")
 
             // An idle client keeps the drain going: s_client waits on a stdin nobody writes to until we close it.
             let client = Process()
@@ -239,12 +242,36 @@ extension Integration {
             #expect(proxy.waitForLog("draining 1 open connection"), "\(proxy.log)")
             let draining = try curl(metricsPort, "/healthz")
             #expect(draining.status == "503" && draining.body == "draining: not accepting new connections", "\(draining)")
+            let unhealthy = try health(["--address", "127.0.0.1:\(metricsPort)"])
+            #expect(unhealthy.status == 1 && unhealthy.stdout == "unhealthy: 503 draining: not accepting new connections\n", "\(unhealthy)")
             #expect(proxy.isRunning, "the open connection should hold the drain")
 
             // The client leaves; the drain ends with it, long before the 20 s deadline.
             try input.fileHandleForWriting.close()
             #expect(proxy.waitForExit(timeout: 10) == 0, "\(proxy.log)")
             #expect(!proxy.log.contains("drain deadline passed"), "\(proxy.log)")
+            let gone = try health(["--address", "127.0.0.1:\(metricsPort)", "--timeout", "2"])
+            #expect(gone.status == 1 && gone.stdout == "unhealthy: cannot connect to 127.0.0.1:\(metricsPort): Connection refused\n", "\(gone)")
+        }
+
+        private func health(_ arguments: [String]) throws -> Run.Result {
+            try Run.command(BinaryLocator.portcullis.path, ["health"] + arguments, timeout: 15)
+        }
+
+        @Test func healthWithoutAMetricsEndpointSaysWhy() throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-health-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var config = ProxyConfigBuilder()
+            config.hosts = [.init(name: "a", names: ["a.example.com"], certificates: [(pki.cert("a"), pki.key("a"))],
+                                  backends: ["127.0.0.1:9"])]
+            config.listeners = [.init(name: "tls", port: Ports.free(), hosts: ["a"], defaultHost: "a")]
+            let path = directory.appendingPathComponent("portcullis.toml").path
+            try config.toml.write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try health(["--config", path])
+            #expect(result.status == 1 && result.stderr.contains("sets no metrics_listen"), "\(result)")
+            let both = try health(["--config", path, "--address", "127.0.0.1:1"])
+            #expect(both.status != 0 && both.stderr.contains("pass either --config FILE or --address HOST:PORT"), "\(both)")
         }
 
         @Test func aMetricsAddressThatCannotBeBoundStopsTheStart() throws {
