@@ -418,13 +418,13 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     private func bindForReload(_ item: ReloadPlan.NewAddress) throws -> ListenerBinding {
         do {
             return try bindAddress(item.address, listener: item.listener, backlog: item.backlog)
-        } catch let error as SystemCallError where error.code == EACCES && item.address.port < 1024 && item.address.port != 0 {
-            let dropped = service.privileges.map { !$0.keepsRoot } ?? (geteuid() != 0)
-            throw ReloadError("listener \(item.listener): cannot bind \(item.address): \(error); ports below 1024 need "
-                + (dropped ? "the privileges given up after startup" : "root or CAP_NET_BIND_SERVICE")
-                + ", so a restart is needed to bind it")
         } catch let error as SystemCallError {
-            throw ReloadError("listener \(item.listener): cannot bind \(item.address): \(error)")
+            let reason = "listener \(item.listener): cannot bind \(item.address): \(String(cString: strerror(error.code))) (errno \(error.code))"
+            guard error.code == EACCES, item.address.port != 0, item.address.port < 1024 else { throw ReloadError(reason) }
+            let dropped = service.privileges.map { !$0.keepsRoot } ?? (geteuid() != 0)
+            throw ReloadError(reason + "; ports below 1024 need "
+                + (dropped ? "the privileges the proxy gave up after startup" : "root or CAP_NET_BIND_SERVICE")
+                + ": restart the service to bind it")
         }
     }
 
