@@ -18,7 +18,7 @@ import Testing
         configuration.listeners = [ListenerConfiguration(name: "main", addresses: [], hosts: [], defaultHost: nil)]
         let worker = try Worker(
             index: 0, settings: RuntimeSettings(configuration), router: router,
-            sockets: [BoundSocket(fd: listenerFD, listenerIndex: 0, address: address)],
+            sockets: [BoundSocket(fd: listenerFD, listener: "main", address: address)],
             limiter: ConnectionLimiter(maximum: 10), accessLog: nil, logger: Logger(label: "back-pressure"),
             control: try ControlChannel()
         )

@@ -1,11 +1,16 @@
 internal import Glibc
+import OpenSSLSSL
 
 /// A listening socket bound for one worker (`SO_REUSEPORT`: the kernel spreads new connections over the
 /// workers' sockets for the same address, with no shared accept lock).
 struct BoundSocket: Sendable {
     let fd: Int32
-    let listenerIndex: Int
+    /// The listener (`[[listener]] name`) it serves now; a reload may move the address to another listener.
+    let listener: String
     let address: SocketAddress
+    /// Which `ListenerBinding` (one address, one socket per worker) this socket belongs to: how a reload
+    /// names the sockets to close or move, whatever the order of the listeners in the file.
+    var bindingID: Int = 0
     /// The socket is shared with other workers (inherited from systemd): watched with EPOLLEXCLUSIVE.
     var shared = false
 }
@@ -16,16 +21,23 @@ final class ListenerSocket: LoopEventHandler, LoopTimerTarget {
     /// The worker outlives its listeners.
     unowned(unsafe) let worker: Worker
     private(set) var fd: Int32
-    let listenerIndex: Int
+    let bindingID: Int
+    /// The listener it serves (changed by a reload that moves the address to a listener of another name).
+    var listenerName: String
+    /// The context handshakes on this socket start with, from the worker's current table (nil: the table
+    /// does not serve this listener, connections are refused). Refreshed on every reload.
+    var context: Context?
     var token = EventLoop.Token.none
     var timerState = LoopTimerState()
     /// Accepting is paused until the timer fires (descriptor exhaustion without a reserve descriptor).
     var paused = false
 
-    init(worker: Worker, socket: BoundSocket) {
+    init(worker: Worker, socket: BoundSocket, context: Context?) {
         self.worker = worker
         self.fd = socket.fd
-        self.listenerIndex = socket.listenerIndex
+        self.bindingID = socket.bindingID
+        self.listenerName = socket.listener
+        self.context = context
     }
 
     func handleEvent(_ flags: UInt32) {

@@ -16,29 +16,52 @@ import Synchronization
 ///   A socket inherited from systemd (socket activation, see `ServiceIntegration`) cannot be cloned into
 ///   `SO_REUSEPORT` siblings, so every worker watches its own duplicate of it with `EPOLLEXCLUSIVE` (the
 ///   kernel wakes one idle worker per connection).
-/// - SIGHUP: calls the reload closure on the control thread. A new table is handed to every worker for new
-///   connections; open connections keep the table they started with. A failed reload is logged and the old
-///   table keeps serving.
+/// - SIGHUP: reads the configuration again on the control thread (never on a worker) and applies all of it
+///   that can change in a running process, or nothing (see `ReloadPlan`):
+///   - hosts, certificates, policies, backends and every listener's TLS and SNI settings: a new table for
+///     new connections; open connections keep the table they started with;
+///   - `handshake_timeout`, `idle_timeout`, `connect_timeout`, `max_connections` and `drain_timeout`: for
+///     connections accepted after the reload (an open connection keeps the handshake timeout it was
+///     accepted with, and adopts a new idle timeout at its next idle check, see `RuntimeSettings`;
+///     lowering `max_connections` closes nothing, it refuses new connections until enough have closed);
+///   - listeners, matched by address: every new address is bound (one socket per worker) before anything
+///     is committed; a removed address stops accepting (its sockets are closed; connections accepted on it
+///     run to completion); an address the file still lists keeps its sockets (never closed and rebound, so
+///     no client is refused during a reload), also when it moved to another listener; a changed `backlog`
+///     is applied to the kept sockets. Sockets inherited from systemd stay as they are.
+///   - `workers`, `user`, `group`, the log settings and `metrics_listen` only change at a restart: each one
+///     the file changes is logged as a warning, and everything else is applied.
+///
+///   If anything fails (the file, a certificate, binding a new address: in use, or a port below 1024 once
+///   privileges are dropped), nothing changes: the old configuration keeps serving, and the error (naming
+///   the listener and address) is logged and sent to systemd as the STATUS.
 /// - SIGTERM/SIGINT: drain. Workers close their listening sockets and stop accepting; open connections run
 ///   to completion until `drainTimeout`, then the remaining ones are reset; `run` returns 0.
 /// - Signals are read from a signalfd by the thread in `run` (no work in a signal handler). `run` blocks them
 ///   in its thread before starting the workers, which inherit the mask; call `prepareProcess()` first thing
 ///   in `main` so that no other thread can take them.
-/// - Listeners, workers, timeouts and `max_connections` are fixed at startup; a reload changes hosts,
-///   certificates, policies and backends.
 ///
 /// Thread safety: `bind`, `run` and the initialisers belong to one thread; `reload()`, `drain()`,
-/// `listenAddresses` (after `bind`) and `openConnections` may be used from any thread.
+/// `configuration`, `listenAddresses` (after `bind`) and `openConnections` may be used from any thread.
 public final class ProxyServer: ProxyServing, @unchecked Sendable {
-    /// The startup configuration.
-    public let configuration: ProxyConfiguration
-    private let settings: RuntimeSettings
-    private let reloadTable: @Sendable () throws -> any ConnectionRouter
+    /// The configuration running now: the startup one, after each successful reload the file's, except the
+    /// keys only a restart changes (`workers`, `user`, `group`, logs, `metrics_listen`), which keep the
+    /// values the process started with.
+    public var configuration: ProxyConfiguration { running.withLock { $0 } }
+    private let running: Mutex<ProxyConfiguration>
+    /// The control thread's copy (the workers have their own).
+    private var settings: RuntimeSettings
+    private let reloadConfiguration: @Sendable () throws -> ReloadedConfiguration
     private let accessLog: (@Sendable (ConnectionRecord) -> Void)?
     private let logger: Logger
     private let limiter: ConnectionLimiter
     private let control: ControlChannel
     private var router: any ConnectionRouter
+    /// Every address served, in configuration order (control thread only).
+    private var bindings: [ListenerBinding] = []
+    private var nextBindingID = 0
+    private var isBound = false
+    /// Sockets bound by `bind` and not yet handed to the workers, per worker.
     private var boundSockets: [[BoundSocket]] = []
     private var workers: [Worker] = []
     private let addresses = Mutex<[String: [SocketAddress]]>([:])
@@ -49,14 +72,37 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     /// systemd integration: inherited sockets, sd_notify states, the watchdog (inert by default).
     public let service: ServiceIntegration
 
-    /// A server for `configuration`, serving `router` until a reload replaces it.
+    /// A server for `configuration`, serving `router` until a reload replaces both.
     ///
     /// - Parameters:
-    ///   - reload: builds a new table (re-reading certificates, keys, CAs and CRLs) on SIGHUP or `reload()`;
-    ///     it runs on the control thread, never on a worker. A thrown error is logged and changes nothing.
+    ///   - reloadConfiguration: reads the configuration again and compiles its table (re-reading
+    ///     certificates, keys, CAs and CRLs) on SIGHUP or `reload()`; it runs on the control thread, never
+    ///     on a worker. A thrown error is logged and changes nothing.
     ///   - accessLog: receives one record per connection, on the worker thread that served it; nil disables
     ///     the access log (and the cost of building records).
     public init(
+        configuration: ProxyConfiguration,
+        router: any ConnectionRouter,
+        reloadConfiguration: @escaping @Sendable () throws -> ReloadedConfiguration,
+        accessLog: (@Sendable (ConnectionRecord) -> Void)?,
+        logger: Logger,
+        service: ServiceIntegration = ServiceIntegration()
+    ) throws {
+        self.running = Mutex(configuration)
+        self.settings = RuntimeSettings(configuration)
+        self.router = router
+        self.reloadConfiguration = reloadConfiguration
+        self.accessLog = accessLog
+        self.logger = logger
+        self.limiter = ConnectionLimiter(maximum: configuration.maxConnections)
+        self.control = try ControlChannel()
+        self.service = service
+    }
+
+    /// A server for `configuration` whose reload only builds a new table: when it is a `HostTable`, the
+    /// configuration it was compiled from is applied too (listeners, timeouts, limits); any other router
+    /// keeps the running configuration.
+    public convenience init(
         configuration: ProxyConfiguration,
         router: any ConnectionRouter,
         reload: @escaping @Sendable () throws -> any ConnectionRouter,
@@ -64,15 +110,13 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         logger: Logger,
         service: ServiceIntegration = ServiceIntegration()
     ) throws {
-        self.configuration = configuration
-        self.settings = RuntimeSettings(configuration)
-        self.router = router
-        self.reloadTable = reload
-        self.accessLog = accessLog
-        self.logger = logger
-        self.limiter = ConnectionLimiter(maximum: configuration.maxConnections)
-        self.control = try ControlChannel()
-        self.service = service
+        try self.init(
+            configuration: configuration, router: router,
+            reloadConfiguration: { () throws -> ReloadedConfiguration in
+                let newRouter = try reload()
+                return ReloadedConfiguration(configuration: (newRouter as? HostTable)?.configuration ?? configuration, router: newRouter)
+            },
+            accessLog: accessLog, logger: logger, service: service)
     }
 
     /// What `portcullis run` uses: serves `table`, reloads by reading `table.configuration.sourceFile` again,
@@ -91,11 +135,12 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         try self.init(
             configuration: table.configuration,
             router: table,
-            reload: { () throws -> any ConnectionRouter in
+            reloadConfiguration: { () throws -> ReloadedConfiguration in
                 guard let source else {
                     throw ReloadError("the configuration was not read from a file, so it cannot be read again")
                 }
-                return try HostTable.load(file: source, logger: logger)
+                let table = try HostTable.load(file: source, logger: logger)
+                return ReloadedConfiguration(configuration: table.configuration, router: table)
             },
             accessLog: writer.map { writer -> @Sendable (ConnectionRecord) -> Void in { record in writer.write(record) } },
             logger: logger,
@@ -128,40 +173,78 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     /// so `0.0.0.0:443` and `[::]:443` can both be listed). Port 0 binds an ephemeral port, the same one for
     /// every worker; read it from `listenAddresses`. Idempotent.
     public func bind() throws {
-        guard boundSockets.isEmpty else { return }
-        var perWorker = [[BoundSocket]](repeating: [], count: settings.workers)
-        var bound: [String: [SocketAddress]] = [:]
+        guard !isBound else { return }
+        let configuration = self.configuration
+        var created: [ListenerBinding] = []
         do {
             let assignment = try service.assignment(for: configuration)
             for (listenerIndex, listener) in configuration.listeners.enumerated() {
-                // Sockets from systemd: every worker watches the same socket (its own duplicate descriptor)
-                // with EPOLLEXCLUSIVE, since SO_REUSEPORT siblings cannot be made from an inherited socket.
                 for inherited in assignment.inherited[listenerIndex] {
-                    for worker in 0..<settings.workers {
-                        let fd = worker == 0 ? inherited.fd : portcullis_dup_cloexec(inherited.fd)
-                        guard fd >= 0 else { throw SystemCallError.last("dup of inherited \(inherited)") }
-                        perWorker[worker].append(BoundSocket(fd: fd, listenerIndex: listenerIndex, address: inherited.address, shared: true))
-                    }
-                    bound[listener.name, default: []].append(inherited.address)
+                    created.append(try inheritedBinding(inherited, listener: listener))
                 }
-                for listenAddress in assignment.toBind[listenerIndex] {
-                    guard var address = SocketAddress(numericHost: listenAddress.host, port: listenAddress.port) else {
-                        throw SystemCallError("listener \(listener.name): \(listenAddress) is not a numeric address", code: EINVAL)
-                    }
-                    for worker in 0..<settings.workers {
-                        let fd = try Self.listeningSocket(address, backlog: listener.backlog, name: listener.name)
-                        perWorker[worker].append(BoundSocket(fd: fd, listenerIndex: listenerIndex, address: address))
-                        if worker == 0, let actual = SocketAddress.local(of: fd) { address = actual }
-                    }
-                    bound[listener.name, default: []].append(address)
+                for address in assignment.toBind[listenerIndex] {
+                    created.append(try bindAddress(address, listener: listener.name, backlog: listener.backlog))
                 }
             }
         } catch {
-            for sockets in perWorker { for socket in sockets { close(socket.fd) } }
+            for binding in created { binding.closeAll() }
             throw error
         }
-        boundSockets = perWorker
+        bindings = created
+        boundSockets = (0..<settings.workers).map { worker in created.map { $0.socket(forWorker: worker) } }
+        isBound = true
+        publishAddresses()
+    }
+
+    /// Sockets from systemd: every worker watches the same socket (its own duplicate descriptor) with
+    /// EPOLLEXCLUSIVE, since SO_REUSEPORT siblings cannot be made from an inherited socket.
+    private func inheritedBinding(_ inherited: InheritedSocket, listener: ListenerConfiguration) throws -> ListenerBinding {
+        var fds: [Int32] = []
+        for worker in 0..<settings.workers {
+            let fd = worker == 0 ? inherited.fd : portcullis_dup_cloexec(inherited.fd)
+            guard fd >= 0 else {
+                let error = SystemCallError.last("dup of inherited \(inherited)")
+                for fd in fds { close(fd) }
+                throw error
+            }
+            fds.append(fd)
+        }
+        nextBindingID += 1
+        return ListenerBinding(id: nextBindingID, listener: listener.name, source: .inherited(fd: inherited.fd),
+                               address: inherited.address, backlog: listener.backlog, fds: fds)
+    }
+
+    /// One `SO_REUSEPORT` socket per worker for `listenAddress` (port 0: the port the first one got).
+    private func bindAddress(_ listenAddress: ListenAddress, listener: String, backlog: Int) throws -> ListenerBinding {
+        guard var address = SocketAddress(numericHost: listenAddress.host, port: listenAddress.port) else {
+            throw SystemCallError("listener \(listener): \(listenAddress) is not a numeric address", code: EINVAL)
+        }
+        var fds: [Int32] = []
+        do {
+            for worker in 0..<settings.workers {
+                let fd = try Self.listeningSocket(address, backlog: backlog, name: listener)
+                fds.append(fd)
+                if worker == 0, let actual = SocketAddress.local(of: fd) { address = actual }
+            }
+        } catch {
+            for fd in fds { close(fd) }
+            throw error
+        }
+        nextBindingID += 1
+        return ListenerBinding(id: nextBindingID, listener: listener, source: .configured(listenAddress),
+                               address: address, backlog: backlog, fds: fds)
+    }
+
+    private func publishAddresses() {
+        var bound: [String: [SocketAddress]] = [:]
+        for binding in bindings { bound[binding.listener, default: []].append(binding.address) }
         addresses.withLock { $0 = bound }
+    }
+
+    /// `name=address,address name=address`, sorted by listener name: what the "serving" lines show.
+    private var listeningSummary: String {
+        listenAddresses.sorted { $0.key < $1.key }
+            .map { "\($0.key)=" + $0.value.map(\.description).joined(separator: ",") }.joined(separator: " ")
     }
 
     static func listeningSocket(_ address: SocketAddress, backlog: Int, name: String) throws -> Int32 {
@@ -215,8 +298,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         portcullis_ignore_sigpipe()
         try bind()
         try startWorkers()
-        let listening = listenAddresses.sorted { $0.key < $1.key }
-            .map { "\($0.key)=" + $0.value.map(\.description).joined(separator: ",") }.joined(separator: " ")
+        let listening = listeningSummary
         logger.info("serving with \(settings.workers) worker(s), max_connections \(settings.maxConnections): \(listening)")
         service.ready(status: "serving with \(settings.workers) worker(s): \(listening)")
         return controlLoop(signalFD: signalFD)
@@ -312,17 +394,111 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     private func performReload() {
         service.reloading()
         do {
-            let newRouter = try reloadTable()
-            router = newRouter
-            for worker in workers { worker.post(.reload(newRouter)) }
-            metrics?.noteReload(succeeded: true, router: newRouter)
-            logger.info("configuration reloaded; new connections use it, open ones keep theirs")
-            service.reloaded(error: nil)
+            let reloaded = try reloadConfiguration()
+            let assignment = try service.activation.assign(to: reloaded.configuration)
+            let plan = ReloadPlan(bindings: bindings, running: configuration, new: reloaded.configuration, assignment: assignment)
+            // Every new address is bound before anything is committed: a failure leaves the old state whole.
+            var added: [ListenerBinding] = []
+            do {
+                for item in plan.bind {
+                    added.append(try bindForReload(item))
+                }
+            } catch {
+                for binding in added { binding.closeAll() }
+                throw error
+            }
+            commit(plan, added: added, router: reloaded.router, assignment: assignment)
         } catch {
             metrics?.noteReload(succeeded: false, router: nil)
             logger.error("reload failed, still serving the previous configuration: \(error)\(service.reloadFailureNote)")
             service.reloaded(error: error)
         }
+    }
+
+    /// `bindAddress` for a reload, with a failure that says what to do about it.
+    private func bindForReload(_ item: ReloadPlan.NewAddress) throws -> ListenerBinding {
+        do {
+            return try bindAddress(item.address, listener: item.listener, backlog: item.backlog)
+        } catch let error as SystemCallError {
+            let reason = "listener \(item.listener): cannot bind \(item.address): \(String(cString: strerror(error.code))) (errno \(error.code))"
+            guard error.code == EACCES, item.address.port != 0, item.address.port < 1024 else { throw ReloadError(reason) }
+            let dropped = service.privileges.map { !$0.keepsRoot } ?? (geteuid() != 0)
+            throw ReloadError(reason + "; ports below 1024 need "
+                + (dropped ? "the privileges the proxy gave up after startup" : "root or CAP_NET_BIND_SERVICE")
+                + ": restart the service to bind it")
+        }
+    }
+
+    /// Applies a plan whose new sockets are bound: nothing here can fail.
+    private func commit(_ plan: ReloadPlan, added: [ListenerBinding], router newRouter: any ConnectionRouter,
+                        assignment: SocketActivation.Assignment) {
+        let old = bindings
+        var kept: [Int: ListenerBinding] = [:]
+        let closing = Set(plan.close)
+        for var binding in old where !closing.contains(binding.id) {
+            if let name = plan.moves[binding.id] { binding.listener = name }
+            if let backlog = plan.backlogs[binding.id] {
+                // listen(2) on a listening socket changes its backlog in place (Linux): nothing is refused.
+                for fd in binding.fds where Glibc.listen(fd, Int32(clamping: backlog)) != 0 {
+                    logger.warning("listener \(binding.listener) \(binding.address): \(SystemCallError.last("listen with backlog \(backlog)"))")
+                }
+                binding.backlog = backlog
+            }
+            kept[binding.id] = binding
+        }
+        for binding in added { kept[binding.id] = binding }
+        // The table in configuration order, as `bind` builds it.
+        var ordered: [ListenerBinding] = []
+        for index in plan.configuration.listeners.indices {
+            for socket in assignment.inherited[index] {
+                if let binding = kept.values.first(where: { $0.source == .inherited(fd: socket.fd) }) { ordered.append(binding) }
+            }
+            for address in assignment.toBind[index] {
+                if let binding = kept.values.first(where: { $0.source == .configured(address) }) { ordered.append(binding) }
+            }
+        }
+        bindings = ordered
+
+        let newSettings = RuntimeSettings(plan.configuration)
+        settings = newSettings
+        limiter.setMaximum(newSettings.maxConnections)
+        router = newRouter
+        running.withLock { $0 = plan.configuration }
+        for worker in workers {
+            worker.post(.reload(WorkerReload(
+                router: newRouter, settings: newSettings,
+                open: added.map { $0.socket(forWorker: worker.index) },
+                close: closing, moves: plan.moves)))
+        }
+        publishAddresses()
+
+        for change in plan.restartOnly { logger.warning("reload: \(change)") }
+        if !plan.keepsListeners {
+            var changes: [String] = []
+            if !added.isEmpty { changes.append("added " + added.map { "\($0.listener)=\($0.address)" }.joined(separator: " ")) }
+            let removed = old.filter { closing.contains($0.id) }
+            if !removed.isEmpty { changes.append("removed " + removed.map { "\($0.listener)=\($0.address)" }.joined(separator: " ")) }
+            let moved = old.compactMap { binding in plan.moves[binding.id].map { "\(binding.address) from \(binding.listener) to \($0)" } }
+            if !moved.isEmpty { changes.append("moved " + moved.joined(separator: ", ")) }
+            let relistened = ordered.filter { plan.backlogs[$0.id] != nil }.map { "\($0.listener)=\($0.address) backlog \($0.backlog)" }
+            if !relistened.isEmpty { changes.append("changed " + relistened.joined(separator: ", ")) }
+            logger.info("reload: listeners \(changes.joined(separator: "; "))")
+        }
+        metrics?.noteReload(succeeded: true, router: newRouter)
+        logger.info("configuration reloaded; new connections use it, open ones keep theirs")
+        logger.info("serving with \(settings.workers) worker(s), max_connections \(settings.maxConnections): \(listeningSummary)")
+        service.reloaded(error: nil)
+    }
+}
+
+/// What a reload read: the new configuration and the table compiled from it.
+public struct ReloadedConfiguration: Sendable {
+    public var configuration: ProxyConfiguration
+    public var router: any ConnectionRouter
+
+    public init(configuration: ProxyConfiguration, router: any ConnectionRouter) {
+        self.configuration = configuration
+        self.router = router
     }
 }
 

@@ -7,12 +7,30 @@ import Synchronization
 /// Commands from the control thread to a worker (reload, drain, stop). Rare, so a mutex-guarded queue plus
 /// an eventfd wake-up is plenty; nothing on a connection's path touches it.
 enum WorkerMessage: Sendable {
-    /// Serve new connections from this table; open connections keep theirs.
-    case reload(any ConnectionRouter)
+    /// Serve new connections from this table and these settings, with these listening sockets; open
+    /// connections keep their table.
+    case reload(WorkerReload)
     /// Stop accepting and close the listening sockets; exit once the last connection has closed.
     case drain
     /// Reset every open connection and exit now (the drain deadline passed).
     case stop
+}
+
+/// What a reload changes in one worker. The control thread has bound every new socket before sending it, so
+/// applying it cannot fail for want of an address.
+struct WorkerReload: Sendable {
+    /// The table new connections are served from.
+    var router: any ConnectionRouter
+    /// Timeouts for new connections (see `RuntimeSettings` for what open connections do).
+    var settings: RuntimeSettings
+    /// This worker's sockets for addresses the reload added: accept on them from now on.
+    var open: [BoundSocket] = []
+    /// Bindings the reload removed: close this worker's sockets for them (connections already accepted on
+    /// them keep running).
+    var close: Set<Int> = []
+    /// Bindings whose address now belongs to a listener of another name: the sockets stay, their
+    /// connections are served as that listener's.
+    var moves: [Int: String] = [:]
 }
 
 /// One worker thread: its own event loop, its own `SO_REUSEPORT` listening sockets, its own buffer pool and
@@ -22,7 +40,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     enum State { case running, draining, stopped }
 
     let index: Int
-    let settings: RuntimeSettings
+    /// Timeouts for new connections; replaced by a reload (confined to this worker's thread).
+    private(set) var settings: RuntimeSettings
     let loop: EventLoop
     let pool = BufferPool()
     let accessLog: (@Sendable (ConnectionRecord) -> Void)?
@@ -32,10 +51,9 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private let logger: Logger
     private let control: ControlChannel
 
-    /// The table new connections are served from.
+    /// The table new connections are served from. Each listening socket holds its listener's context from
+    /// it (looked up once per reload, not per accept).
     private var router: any ConnectionRouter
-    /// `router`'s handshake context per listener index (looked up once per reload, not per accept).
-    private var contexts: [Context?] = []
     private var boundSockets: [BoundSocket]
     private var listeners: [ListenerSocket] = []
     private(set) var connections: [ProxyConnection] = []
@@ -76,13 +94,16 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         let fd = portcullis_eventfd_create()
         guard fd >= 0 else { throw SystemCallError.last("eventfd") }
         self.wakeFD = fd
-        refreshContexts()
     }
 
     deinit {
         close(wakeFD)
         if reserveFD >= 0 { close(reserveFD) }
         for socket in boundSockets { close(socket.fd) }
+        // Sockets of a reload that arrived after the loop exited are this worker's to close.
+        for message in mailbox.withLock({ $0 }) {
+            if case .reload(let reload) = message { for socket in reload.open { close(socket.fd) } }
+        }
     }
 
     // MARK: Thread
@@ -137,13 +158,11 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     func prepareLoop() -> Bool {
         do {
             _ = try loop.register(wakeFD, target: .handler(self), events: EventLoop.readEvents)
-            for socket in boundSockets {
-                let listener = ListenerSocket(worker: self, socket: socket)
-                let events = socket.shared ? EventLoop.readEvents | portcullis_EPOLLEXCLUSIVE : EventLoop.readEvents
-                listener.token = try loop.register(socket.fd, target: .handler(listener), events: events)
-                listeners.append(listener)
+            // One at a time, so that after a failure `deinit` closes only the sockets not yet registered.
+            while let socket = boundSockets.first {
+                try startListening(socket)
+                boundSockets.removeFirst()
             }
-            boundSockets.removeAll()
         } catch {
             logger.critical("worker \(index) could not start its event loop: \(error)")
             state = .stopped
@@ -175,11 +194,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         }
         for message in messages {
             switch message {
-            case .reload(let newRouter):
-                router = newRouter
-                refreshContexts()
-                roundRobin.removeAll()
-                candidateCache.removeAll()
+            case .reload(let reload):
+                apply(reload)
             case .drain:
                 guard state == .running else { continue }
                 state = .draining
@@ -192,8 +208,46 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         }
     }
 
-    private func refreshContexts() {
-        contexts = settings.listenerNames.map { router.handshakeContext(forListener: $0) }
+    /// Registers `socket` with the loop and starts accepting on it. On failure the socket is left to the
+    /// caller.
+    private func startListening(_ socket: BoundSocket) throws {
+        let listener = ListenerSocket(worker: self, socket: socket, context: router.handshakeContext(forListener: socket.listener))
+        let events = socket.shared ? EventLoop.readEvents | portcullis_EPOLLEXCLUSIVE : EventLoop.readEvents
+        listener.token = try loop.register(socket.fd, target: .handler(listener), events: events)
+        listeners.append(listener)
+    }
+
+    /// A reload: close the removed sockets, move and add the others, then serve new connections from the
+    /// new table and settings. While draining, the new sockets are closed at once (drain closed the rest).
+    private func apply(_ reload: WorkerReload) {
+        router = reload.router
+        settings = reload.settings
+        roundRobin.removeAll()
+        candidateCache.removeAll()
+        guard state == .running else {
+            for socket in reload.open { close(socket.fd) }
+            return
+        }
+        if !reload.close.isEmpty {
+            listeners.removeAll { listener in
+                guard reload.close.contains(listener.bindingID) else { return false }
+                listener.close(loop: loop)
+                return true
+            }
+        }
+        for listener in listeners {
+            if let name = reload.moves[listener.bindingID] { listener.listenerName = name }
+            listener.context = router.handshakeContext(forListener: listener.listenerName)
+        }
+        for socket in reload.open {
+            do {
+                try startListening(socket)
+            } catch {
+                // The other workers' sockets for the same address still accept; this one would only queue.
+                close(socket.fd)
+                logger.error("worker \(index): cannot accept on listener \(socket.listener) \(socket.address): \(error)")
+            }
+        }
     }
 
     // MARK: Accepting
@@ -277,10 +331,10 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             refuse(fd)
             return
         }
-        guard let context = contexts[listener.listenerIndex] else {
+        guard let context = listener.context else {
             limiter.release()
             close(fd)
-            noteRefusal(reason: "listener \(settings.listenerNames[listener.listenerIndex]) serves no host")
+            noteRefusal(reason: "listener \(listener.listenerName) serves no host")
             return
         }
         _ = portcullis_set_nodelay(fd)
@@ -298,7 +352,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         tls.setAcceptState()
         connectionCounter &+= 1
         let connection = ProxyConnection(
-            worker: self, router: router, listenerName: settings.listenerNames[listener.listenerIndex],
+            worker: self, router: router, listenerName: listener.listenerName,
             id: UInt64(index) << 48 | connectionCounter, clientFD: fd, clientAddress: address, tls: tls, now: loop.now
         )
         do {
