@@ -38,7 +38,7 @@ extension Integration {
             var ours = rlimit()
             getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &ours)
             // 2 × 1000 connections + 2 workers × (3 + 1 address) + 64 = 2072.
-            try #require(ours.rlim_max >= 2072, "the test needs a hard open-file limit of at least 2072")
+            try #require(ours.rlim_max >= 4072, "the test needs a hard open-file limit of at least 4072")
             let proxy = try ProxyProcess(config: config(port: port, backend: backend.port, global: ["max_connections": "1000"]),
                                          waitForPorts: [port], launcher: ["/usr/bin/prlimit", "--nofile=256:\(ours.rlim_max)", "--"])
             defer { proxy.stop() }
@@ -46,6 +46,13 @@ extension Integration {
             #expect(limits.soft == "2072", "\(limits)\n\(proxy.log)")
             #expect(proxy.waitForLog("raised the open-file limit from 256 to 2072 for max_connections 1000"), "\(proxy.log)")
             #expect(echoes(port, "served"))
+
+            // A reload that raises max_connections raises the limit with it.
+            try proxy.rewriteConfig(config(port: port, backend: backend.port, global: ["max_connections": "2000"]))
+            proxy.signal(SIGHUP)
+            #expect(proxy.waitForLog("raised the open-file limit from 2072 to 4072 for max_connections 2000"), "\(proxy.log)")
+            #expect(try openFileLimits(proxy.pid).soft == "4072")
+            #expect(echoes(port, "still served"))
         }
 
         @Test func aHardLimitBelowMaxConnectionsIsRaisedToAndWarnedAbout() throws {

@@ -460,8 +460,11 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         bindings = ordered
 
         let newSettings = RuntimeSettings(plan.configuration)
+        let raisedLimit = newSettings.maxConnections > settings.maxConnections
         settings = newSettings
         limiter.setMaximum(newSettings.maxConnections)
+        // More connections need more descriptors: raise the soft limit again (never lowered).
+        if raisedLimit { DescriptorLimit.raise(for: plan.configuration, logger: logger) }
         router = newRouter
         running.withLock { $0 = plan.configuration }
         for worker in workers {
