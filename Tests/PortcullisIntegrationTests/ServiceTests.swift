@@ -65,6 +65,37 @@ extension Integration {
             #expect(!proxy.log.contains("<6>"), "\(proxy.log)")
         }
 
+        @Test func aReloadReopensLogFilesForRotation() throws {
+            let port = Ports.free()
+            let backend = try TestBackend(mode: .echo)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-logs-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let access = directory + "/access.log", errors = directory + "/error.log"
+            let proxy = try ProxyProcess(config: config(port: port, backend: backend.port, global: [
+                "access_log": tomlString(access), "error_log": tomlString(errors),
+            ]), waitForPorts: [port])
+            defer { proxy.stop() }
+            func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+            func waitFor(_ path: String, _ text: String) -> Bool {
+                for _ in 0..<100 where !contents(path).contains(text) { usleep(50_000) }
+                return contents(path).contains(text)
+            }
+            #expect(try echo(port, "before").received_text == "before")
+            #expect(waitFor(access, "close="), "\(contents(access))")
+
+            // logrotate: move the files away, then reload.
+            try FileManager.default.moveItem(atPath: access, toPath: access + ".1")
+            try FileManager.default.moveItem(atPath: errors, toPath: errors + ".1")
+            proxy.signal(SIGHUP)
+            #expect(waitFor(errors, "configuration reloaded"), "the operational log should be reopened: \(contents(errors + ".1"))")
+            #expect(try echo(port, "after").received_text == "after")
+            #expect(waitFor(access, "close="), "the access log should be reopened")
+            #expect(contents(access).split(separator: "\n").count == 1, "\(contents(access))")
+            #expect(contents(access + ".1").split(separator: "\n").count == 1, "\(contents(access + ".1"))")
+            #expect(!contents(errors + ".1").contains("configuration reloaded"))
+        }
+
         // MARK: sd_notify
 
         @Test func notifyReadyReloadingReadyAndStoppingInOrderOnAnAbstractSocket() throws {

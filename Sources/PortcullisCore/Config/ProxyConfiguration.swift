@@ -113,7 +113,8 @@ public enum LogFormat: String, Sendable, Equatable, CaseIterable {
 public enum LogDestination: Sendable, Equatable, CustomStringConvertible {
     case stdout
     case stderr
-    /// Appended to this file (created with mode 0640 when missing; reopened on reload).
+    /// Appended to this file (created with mode 0640 when missing; reopened at the same path on every reload,
+    /// for log rotation).
     case file(String)
     /// Discarded.
     case off

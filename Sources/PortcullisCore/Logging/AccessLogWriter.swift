@@ -7,7 +7,7 @@
 /// `error="..."` is appended when the close reason carries a detail (failed handshakes, policy refusals).
 /// `client_verify` is `none` (no certificate), `ok`, or the X509_V error text.
 public final class AccessLogWriter: Sendable {
-    private let output: LogOutput
+    let output: LogOutput
     private let format: LogFormat
 
     public init(output: LogOutput, format: LogFormat) {

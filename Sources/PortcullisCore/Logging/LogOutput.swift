@@ -46,7 +46,24 @@ public final class LogOutput: Sendable {
     public static func file(_ path: String) throws -> LogOutput {
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw LogOutputError(path: path, errno: errno) }
-        return LogOutput(fileDescriptor: fd, owns: true, name: path)
+        return LogOutput(fileDescriptor: fd, owns: true, path: path)
+    }
+
+    private convenience init(fileDescriptor: Int32, owns: Bool, path: String) {
+        self.init(fileDescriptor: fileDescriptor, owns: owns, name: path)
+    }
+
+    /// Opens the file at the same path again and puts it in place of the current one (after logrotate moved
+    /// it away). `dup2` swaps the descriptor atomically: a line written concurrently lands whole in the old
+    /// file or in the new one. Does nothing for stdout and stderr. On failure the old file stays in use.
+    public func reopen() throws {
+        guard ownsDescriptor else { return }
+        let fd = Glibc.open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw LogOutputError(path: name, errno: errno) }
+        defer { close(fd) }
+        guard dup2(fd, fileDescriptor) >= 0 else { throw LogOutputError(path: name, errno: errno) }
+        // dup2 clears close-on-exec on the target (the proxy never execs; kept for hygiene).
+        _ = fcntl(fileDescriptor, F_SETFD, FD_CLOEXEC)
     }
 
     /// The output for a configured destination; nil for `.off`.

@@ -26,6 +26,15 @@ public final class LoggingSetup: Sendable {
         accessLog = nil
     }
 
+    /// Reopens the log files (operational and access log) at their paths, for log rotation: a reload
+    /// (SIGHUP) calls it first, so logrotate's `postrotate systemctl reload portcullis` is all it takes.
+    /// A file that cannot be reopened keeps the old one and is reported through `logger`.
+    public func reopenFiles(logger: Logger) {
+        for output in [output, accessLog?.output].compactMap({ $0 }) {
+            do { try output.reopen() } catch { logger.error("\(error); still writing to the previous file") }
+        }
+    }
+
     /// A handler for `LoggingSystem.bootstrap`.
     public func makeHandler(label: String) -> any LogHandler {
         PortcullisLogHandler(label: label, level: level, format: format, output: output)

@@ -136,6 +136,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             configuration: table.configuration,
             router: table,
             reloadConfiguration: { () throws -> ReloadedConfiguration in
+                // Log files first: rotation works even when the new configuration turns out to be broken.
+                logging.reopenFiles(logger: logger)
                 guard let source else {
                     throw ReloadError("the configuration was not read from a file, so it cannot be read again")
                 }
