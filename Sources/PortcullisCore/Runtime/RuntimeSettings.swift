@@ -9,6 +9,8 @@ struct RuntimeSettings: Sendable {
     var drainTimeout: UInt64
     /// Listener names, indexed like the bound sockets' `listenerIndex`.
     var listenerNames: [String]
+    /// Each listener's `accept_proxy` policy (nil: no PROXY header expected), indexed like `listenerNames`.
+    var proxyHeaderPolicies: [ProxyHeaderPolicy?]
 
     init(_ configuration: ProxyConfiguration) {
         workers = max(1, configuration.workers)
@@ -18,5 +20,6 @@ struct RuntimeSettings: Sendable {
         backendConnectTimeout = max(1, configuration.timeouts.backendConnect.clampedNanoseconds)
         drainTimeout = configuration.drainTimeout.clampedNanoseconds
         listenerNames = configuration.listeners.map(\.name)
+        proxyHeaderPolicies = configuration.listeners.map(ProxyHeaderPolicy.init(listener:))
     }
 }
