@@ -88,6 +88,9 @@ final class ProxyConnection: LoopTimerTarget {
     private var clientOutputClosed = false
     /// Which side finished first (for the access log): "client_close" or "backend_close".
     private var firstClose: String?
+    /// The client's TCP stream ended without close_notify right after bytes read before the backend was
+    /// connected: they are delivered, then the connection ends as `truncated` (the backend is reset).
+    private var clientEOFAfterData = false
 
     // MARK: Accounting
 
@@ -249,8 +252,68 @@ final class ProxyConnection: LoopTimerTarget {
             return
         }
         candidateStart = worker.nextBackendStart(for: host, count: candidates.count)
+        // The backend's PROXY header goes first in the upstream buffer, ahead of any client byte read below.
+        if host.proxyProtocol != .off {
+            guard let header = proxyHeader(version: host.proxyProtocol), upstream.append(header, pool: worker.pool) else {
+                finish(.internalError("PROXY header does not fit a buffer"))
+                return
+            }
+        }
+        guard !clientLeftEarly() else { return }
         phase = .connecting
         connectNextBackend()
+    }
+
+    /// Reads what the client has already sent, before a backend is connected: a client that has already
+    /// closed with nothing to deliver (a health check, `openssl s_client < /dev/null`) is finished here as
+    /// `client_gone` instead of costing a backend connection. Bytes read are kept in the upstream buffer and
+    /// delivered once the backend is connected, also when the client closed right after them: after
+    /// close_notify as a FIN, after a bare EOF as a reset once they are sent (`clientEOFAfterData`). Returns
+    /// true when the connection was finished.
+    private func clientLeftEarly() -> Bool {
+        // Bounded: each pass fills part of the one buffer or stops.
+        for _ in 0..<64 where upstream.hasSpace {
+            guard let space = upstream.writableSpace(from: worker.pool) else {
+                finish(.internalError("out of memory for a buffer"))
+                return true
+            }
+            switch tls.read(into: space) {
+            case .done(let count):
+                guard count > 0 else { return false }
+                upstream.commit(count)
+                bytesFromClient &+= UInt64(count)
+                hostCounters?.bytesIn.add(UInt64(count))
+            case .wantRead:
+                clientReadable = false
+                tlsReadNeeds = .readable
+                if upstream.isEmpty { upstream.release(to: worker.pool) }
+                return false
+            case .wantWrite:
+                clientWritable = false
+                tlsReadNeeds = .writable
+                if upstream.isEmpty { upstream.release(to: worker.pool) }
+                return false
+            case .closed:
+                clientInputDone = true
+                firstClose = "client_close"
+                if bytesFromClient == 0 {
+                    finish(.clientGone)
+                    return true
+                }
+                return false
+            case .unexpectedEOF:
+                if bytesFromClient == 0 {
+                    finish(.clientGone)
+                    return true
+                }
+                clientEOFAfterData = true
+                return false
+            case .failed(let error):
+                finish(Self.isTransportError(error) ? .clientReset(Self.describe(error)) : .tlsError(Self.describe(error)))
+                return true
+            }
+        }
+        return false
     }
 
     // MARK: 3. Backend connect (round-robin start, failover to the next on failure)
@@ -305,7 +368,7 @@ final class ProxyConnection: LoopTimerTarget {
         connectNextBackend()
     }
 
-    // MARK: 4. PROXY header, then streaming
+    // MARK: 4. Streaming
 
     private func backendConnected() {
         phase = .streaming
@@ -313,16 +376,6 @@ final class ProxyConnection: LoopTimerTarget {
         backendWritable = true
         lastActivity = worker.loop.now
         worker.loop.timers.schedule(self, at: lastActivity &+ worker.settings.idleTimeout)
-        if let host, host.proxyProtocol != .off {
-            guard let header = proxyHeader(version: host.proxyProtocol) else {
-                finish(.internalError("PROXY header does not fit a buffer"))
-                return
-            }
-            guard upstream.append(header, pool: worker.pool) else {
-                finish(.internalError("PROXY header does not fit a buffer"))
-                return
-            }
-        }
         pump()
     }
 
@@ -419,7 +472,12 @@ final class ProxyConnection: LoopTimerTarget {
     private func pump() {
         while phase == .streaming {
             var progressed = false
-            if !clientInputDone, upstream.hasSpace, isClientReady(tlsReadNeeds) {
+            if clientEOFAfterData {
+                if upstream.isEmpty {
+                    finish(.clientTruncated)
+                    return
+                }
+            } else if !clientInputDone, upstream.hasSpace, isClientReady(tlsReadNeeds) {
                 switch readFromClient() {
                 case .progressed: progressed = true
                 case .blocked: break
