@@ -4,8 +4,9 @@ import OpenSSLCrypto
 import OpenSSLSSL
 
 /// One proxied client connection, from `accept` to close, driven by its worker's event loop. Read it top to
-/// bottom: the load balancer's PROXY header (listeners with `accept_proxy`), handshake, host and policy,
-/// backend connect, optional PROXY header, the two-way pump, the close.
+/// bottom: the load balancer's PROXY header (listeners with `accept_proxy`), handshake, host and policy, the
+/// backend's optional PROXY header and a look at whether the client is still there, backend connect, the
+/// two-way pump, the close.
 ///
 /// Both sockets are registered once, edge-triggered (see `EventLoop`). Readiness is remembered in four flags
 /// that an event sets and an `EAGAIN` (or OpenSSL's `wantRead`/`wantWrite`) clears, so the pump knows what can
