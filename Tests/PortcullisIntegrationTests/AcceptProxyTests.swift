@@ -134,8 +134,9 @@ extension Integration {
                 $0.contains("incomplete PROXY header (11 bytes) when the handshake timeout expired")
             }, "\(proxy.log)")
             let stranger = proxy.logLines(containing: "close=proxy_source_denied")
-            #expect(stranger.count == 1 && stranger.first?.contains("client=127.0.0.2:\(results[2].local_port ?? 0) via=- ") == true,
-                    "\(proxy.log)")
+            // (Its local port is not checked: the reset can come before Python reads it back.)
+            #expect(stranger.count == 1 && stranger.first?.contains(" client=127.0.0.2:") == true
+                    && stranger.first?.contains(" via=- ") == true, "\(proxy.log)")
             #expect(proxy.logLines(containing: "client=203.0.113.20:50000 via=127.0.0.1:").count == 3, "\(proxy.log)")
             #expect(backend.waitForConnections(3).count == 3, "only the good clients reached the backend")
             #expect(backend.acceptedCount == 3)
