@@ -26,7 +26,7 @@ import Testing
     @Test func accessLogTextLine() throws {
         let line = AccessLogWriter(output: .stdout, format: .text).line(for: record())
         let fields = line.split(separator: " ").dropFirst().joined(separator: " ")
-        #expect(fields == "client=127.0.0.1:5000 listener=https sni=www.example.com host=www tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 alpn=- resumed=true client_subject=\"CN=billing,OU=ops\" client_verify=ok backend=127.0.0.1:8080 bytes_in=517 bytes_out=8211 handshake_ms=2.143 duration_ms=15.000 close=client_close")
+        #expect(fields == "client=127.0.0.1:5000 via=- listener=https sni=www.example.com host=www tls=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 alpn=- resumed=true client_subject=\"CN=billing,OU=ops\" client_verify=ok backend=127.0.0.1:8080 bytes_in=517 bytes_out=8211 handshake_ms=2.143 duration_ms=15.000 close=client_close")
     }
 
     @Test func accessLogJSONLineIsValidJSON() throws {

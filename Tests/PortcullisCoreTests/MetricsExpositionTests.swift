@@ -205,7 +205,7 @@ struct ParsedExposition {
         let reasons: [CloseReason] = [
             .completed, .handshakeFailed("x"), .handshakeTimeout, .clientClosedDuringHandshake, .noHost, .policyDenied("x"),
             .backendUnavailable("x"), .clientReset("x"), .clientTruncated, .backendReset("x"), .tlsError("x"), .idleTimeout,
-            .drainDeadline, .internalError("x"),
+            .drainDeadline, .internalError("x"), .proxyHeaderInvalid("x"), .proxySourceDenied("x"), .clientGone,
         ]
         for reason in reasons { #expect(WorkerMetrics.closeCodes[WorkerMetrics.closeIndex(reason)] == reason.code) }
         #expect(Set(WorkerMetrics.closeCodes).count == reasons.count)

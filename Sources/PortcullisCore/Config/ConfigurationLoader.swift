@@ -150,6 +150,8 @@ private struct Builder {
         session.cacheSize = reader.int("session_cache_size", default: session.cacheSize, range: 0...10_000_000)
         session.timeout = reader.duration("session_timeout", default: session.timeout)
         session.tickets = reader.bool("session_tickets", default: session.tickets)
+        let acceptProxy = reader.bool("accept_proxy", default: false)
+        let proxySources = readProxySources(reader, acceptProxy: acceptProxy)
         let listener = ListenerConfiguration(
             name: name,
             addresses: addresses,
@@ -157,10 +159,39 @@ private struct Builder {
             defaultHost: defaultHost,
             strictSNI: reader.bool("strict_sni", default: false),
             backlog: reader.int("backlog", default: 511, range: 1...65535),
-            session: session
+            session: session,
+            acceptProxy: acceptProxy,
+            proxySources: proxySources
         )
         reader.reportUnknownKeys()
         return listener
+    }
+
+    /// `proxy_sources`: required and non-empty with `accept_proxy = true` (no default: see
+    /// `ListenerConfiguration.proxySources`), meaningless without it.
+    func readProxySources(_ reader: TableReader, acceptProxy: Bool) -> [NetworkPrefix] {
+        let example = "e.g. [\"10.0.0.0/8\", \"192.0.2.7\", \"::1\"]"
+        guard let texts = reader.stringArray("proxy_sources") else {
+            if acceptProxy && !reader.contains("proxy_sources") {
+                reader.report("accept_proxy", "accept_proxy = true needs proxy_sources: the addresses or CIDR networks of the load balancers allowed to send the PROXY header (\(example); [\"0.0.0.0/0\", \"::/0\"] trusts everyone)")
+            }
+            return []
+        }
+        if !acceptProxy {
+            reader.report("proxy_sources", "is set but accept_proxy is not true (PROXY headers are only read with accept_proxy = true)")
+        }
+        if texts.isEmpty && reader.table["proxy_sources"]?.array?.count == 0 {
+            reader.report("proxy_sources", "expected at least one address or CIDR network, \(example)")
+        }
+        var prefixes: [NetworkPrefix] = []
+        for (offset, text) in texts.enumerated() {
+            switch NetworkPrefix.parse(text) {
+            case .success(let prefix): prefixes.append(prefix)
+            case .failure(let error):
+                sink.report("\(reader.keyPath("proxy_sources"))[\(offset)]", "invalid source \"\(text)\": \(error)")
+            }
+        }
+        return prefixes
     }
 
     func readHost(_ reader: TableReader, index: Int) -> HostConfiguration {

@@ -18,6 +18,15 @@ public struct ListenerConfiguration: Sendable, Equatable {
     /// Session resumption. It lives here, not on the host: OpenSSL keeps the session cache and the session
     /// lifetime on the context a handshake starts with (the listener's), whichever host is then selected.
     public var session: SessionConfiguration
+    /// Every connection starts with a PROXY protocol header (v1 or v2, told apart by their signatures) from
+    /// a load balancer in front; its source address becomes the client's address. Mandatory when on: a
+    /// connection without a valid header is closed.
+    public var acceptProxy: Bool
+    /// The peers allowed to send the PROXY header (the load balancers). Connections from anyone else are
+    /// refused before a byte is read. Required (non-empty) when `acceptProxy` is on: there is no default,
+    /// because a header from an untrusted peer would let any client choose the address it is logged and
+    /// forwarded as.
+    public var proxySources: [NetworkPrefix]
 
     public init(
         name: String,
@@ -26,7 +35,9 @@ public struct ListenerConfiguration: Sendable, Equatable {
         defaultHost: String?,
         strictSNI: Bool = false,
         backlog: Int = 511,
-        session: SessionConfiguration = SessionConfiguration()
+        session: SessionConfiguration = SessionConfiguration(),
+        acceptProxy: Bool = false,
+        proxySources: [NetworkPrefix] = []
     ) {
         self.name = name
         self.addresses = addresses
@@ -35,6 +46,8 @@ public struct ListenerConfiguration: Sendable, Equatable {
         self.strictSNI = strictSNI
         self.backlog = backlog
         self.session = session
+        self.acceptProxy = acceptProxy
+        self.proxySources = proxySources
     }
 }
 

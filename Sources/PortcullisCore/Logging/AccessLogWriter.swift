@@ -1,11 +1,12 @@
 /// Writes one access-log line per connection, as `key=value` text or a JSON object, in a fixed field order
 /// so lines can be parsed and compared.
 ///
-/// Text: `2025-06-01T12:34:56.789Z client=127.0.0.1:50123 listener=https sni=www.example.com
+/// Text: `2025-06-01T12:34:56.789Z client=127.0.0.1:50123 via=- listener=https sni=www.example.com
 /// host=www tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 alpn=h2 resumed=false client_subject=- client_verify=none
 /// backend=127.0.0.1:8080 bytes_in=517 bytes_out=8211 handshake_ms=2.143 duration_ms=15.020 close=completed`;
 /// `error="..."` is appended when the close reason carries a detail (failed handshakes, policy refusals).
-/// `client_verify` is `none` (no certificate), `ok`, or the X509_V error text.
+/// `client_verify` is `none` (no certificate), `ok`, or the X509_V error text. `via` is the load balancer's
+/// address on listeners that accept PROXY headers (`client` is then the header's source), `-` otherwise.
 public final class AccessLogWriter: Sendable {
     let output: LogOutput
     private let format: LogFormat
@@ -56,6 +57,7 @@ public final class AccessLogWriter: Sendable {
     private static func fields(of record: ConnectionRecord) -> [(String, Value?)] {
         [
             ("client", .string(record.clientAddress)),
+            ("via", .string(record.via)),
             ("listener", .string(record.listener)),
             ("sni", .string(record.serverName)),
             ("host", .string(record.host)),

@@ -6,10 +6,14 @@
 public struct ConnectionRecord: Sendable {
     /// Wall-clock time the connection was accepted (seconds since the Unix epoch).
     public var acceptedAt: Double
-    /// `ip:port` of the client (`[v6]:port` for IPv6).
+    /// `ip:port` of the client (`[v6]:port` for IPv6): the socket's peer, or on a listener with
+    /// `accept_proxy` the source address of the load balancer's PROXY header.
     public var clientAddress: String
     /// Listener name.
     public var listener: String
+    /// On a listener with `accept_proxy`, once a PROXY header was accepted: `ip:port` of the socket's peer
+    /// (the load balancer). Nil otherwise.
+    public var via: String?
     /// SNI name the client sent, if any.
     public var serverName: String?
     /// Host selected by SNI, if the handshake got that far.
@@ -42,7 +46,7 @@ public struct ConnectionRecord: Sendable {
     public var error: String?
 
     public init(
-        acceptedAt: Double, clientAddress: String, listener: String, serverName: String? = nil, host: String? = nil,
+        acceptedAt: Double, clientAddress: String, listener: String, via: String? = nil, serverName: String? = nil, host: String? = nil,
         tlsVersion: String? = nil, cipher: String? = nil, alpn: String? = nil, sessionReused: Bool = false,
         clientSubject: String? = nil, clientVerify: String = "none", backend: String? = nil,
         bytesFromClient: UInt64 = 0, bytesToClient: UInt64 = 0, handshakeDuration: Duration? = nil,
@@ -51,6 +55,7 @@ public struct ConnectionRecord: Sendable {
         self.acceptedAt = acceptedAt
         self.clientAddress = clientAddress
         self.listener = listener
+        self.via = via
         self.serverName = serverName
         self.host = host
         self.tlsVersion = tlsVersion

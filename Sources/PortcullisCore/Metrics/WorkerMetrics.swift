@@ -176,7 +176,7 @@ final class WorkerMetrics: @unchecked Sendable {
     static let closeCodes = [
         "completed", "handshake_failed", "handshake_timeout", "handshake_aborted", "no_host", "policy_denied",
         "backend_unavailable", "client_reset", "truncated", "backend_reset", "tls_error", "idle_timeout",
-        "drain_deadline", "internal_error",
+        "drain_deadline", "internal_error", "proxy_header_invalid", "proxy_source_denied", "client_gone",
     ]
 
     /// Exhaustive, so a new `CloseReason` case does not compile until it has a counter.
@@ -196,6 +196,9 @@ final class WorkerMetrics: @unchecked Sendable {
         case .idleTimeout: return 11
         case .drainDeadline: return 12
         case .internalError: return 13
+        case .proxyHeaderInvalid: return 14
+        case .proxySourceDenied: return 15
+        case .clientGone: return 16
         }
     }
 }

@@ -32,6 +32,15 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case drainDeadline
     /// The runtime could not serve the connection (memory, descriptors, internal failure).
     case internalError(String)
+    /// The listener accepts PROXY headers (`accept_proxy`) and the connection's did not parse, or did not
+    /// arrive complete in time; nothing was read past it and no handshake started.
+    case proxyHeaderInvalid(String)
+    /// The listener accepts PROXY headers and the peer is not in its `proxy_sources`; refused (reset)
+    /// before a byte was read. The detail names the peer.
+    case proxySourceDenied(String)
+    /// The client had already closed when its handshake completed, with no application byte sent (a health
+    /// check, `openssl s_client < /dev/null`): finished without opening a backend connection.
+    case clientGone
 
     /// The stable token for the access log's `close` field.
     public var code: String {
@@ -50,6 +59,9 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .idleTimeout: return "idle_timeout"
         case .drainDeadline: return "drain_deadline"
         case .internalError: return "internal_error"
+        case .proxyHeaderInvalid: return "proxy_header_invalid"
+        case .proxySourceDenied: return "proxy_source_denied"
+        case .clientGone: return "client_gone"
         }
     }
 
@@ -57,8 +69,13 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     public var detail: String? {
         switch self {
         case .handshakeFailed(let text), .policyDenied(let text), .backendUnavailable(let text),
-             .clientReset(let text), .backendReset(let text), .tlsError(let text), .internalError(let text):
+             .clientReset(let text), .backendReset(let text), .tlsError(let text), .internalError(let text),
+             .proxyHeaderInvalid(let text):
             return text
+        case .proxySourceDenied(let peer):
+            return "\(peer) is not in the listener's proxy_sources"
+        case .clientGone:
+            return "the client closed right after the handshake without sending data; no backend connection was opened"
         case .clientClosedDuringHandshake:
             return "the client closed the connection during the handshake"
         case .clientTruncated:

@@ -4,7 +4,9 @@ import OpenSSLCrypto
 import OpenSSLSSL
 
 /// One proxied client connection, from `accept` to close, driven by its worker's event loop. Read it top to
-/// bottom: handshake, host and policy, backend connect, optional PROXY header, the two-way pump, the close.
+/// bottom: the load balancer's PROXY header (listeners with `accept_proxy`), handshake, host and policy, the
+/// backend's optional PROXY header and a look at whether the client is still there, backend connect, the
+/// two-way pump, the close.
 ///
 /// Both sockets are registered once, edge-triggered (see `EventLoop`). Readiness is remembered in four flags
 /// that an event sets and an `EAGAIN` (or OpenSSL's `wantRead`/`wantWrite`) clears, so the pump knows what can
@@ -17,7 +19,7 @@ import OpenSSLSSL
 /// Back-pressure: a side is read only while the buffer it reads into has space; a full buffer stops the
 /// reads and the kernel's windows push back on the sender. The connection is confined to its worker thread.
 final class ProxyConnection: LoopTimerTarget {
-    enum Phase { case handshaking, connecting, streaming, closed }
+    enum Phase { case proxyHeader, handshaking, connecting, streaming, closed }
     /// What a TLS operation is waiting for after OpenSSL said `wantRead` or `wantWrite`.
     enum Need { case readable, writable }
     /// The result of one pump step.
@@ -33,7 +35,14 @@ final class ProxyConnection: LoopTimerTarget {
     let listenerName: String
     let id: UInt64
     let clientFD: Int32
-    let clientAddress: SocketAddress
+    /// The client: the socket's peer, or the source address of the load balancer's PROXY header.
+    private(set) var clientAddress: SocketAddress
+    /// The socket's peer when a PROXY header was accepted (the load balancer); nil otherwise.
+    private(set) var viaAddress: SocketAddress?
+    /// The address the client connected to, from the PROXY header (on the balancer); nil: our socket's own.
+    private var destinationAddress: SocketAddress?
+    /// The listener's `accept_proxy` policy; nil when the connection starts with the TLS handshake.
+    let proxyHeaderPolicy: ProxyHeaderPolicy?
     let tls: Connection
     var clientToken = EventLoop.Token.none
     private var backendFD: Int32 = -1
@@ -59,6 +68,10 @@ final class ProxyConnection: LoopTimerTarget {
     private var backendWritable = false
     /// The backend reported FIN/RST/error (EPOLLRDHUP/HUP/ERR): a short read no longer means "drained".
     private var backendHangup = false
+    /// The client reported FIN/RST/error: an incomplete PROXY header will never be completed.
+    private var clientHangup = false
+    /// Bytes of an incomplete PROXY header seen by the last peek (for the timeout's log line).
+    private var proxyHeaderBytesSeen = 0
     private var handshakeNeeds = Need.readable
     private var tlsReadNeeds = Need.readable
     private var tlsWriteNeeds = Need.writable
@@ -76,6 +89,9 @@ final class ProxyConnection: LoopTimerTarget {
     private var clientOutputClosed = false
     /// Which side finished first (for the access log): "client_close" or "backend_close".
     private var firstClose: String?
+    /// The client's TCP stream ended without close_notify right after bytes read before the backend was
+    /// connected: they are delivered, then the connection ends as `truncated` (the backend is reset).
+    private var clientEOFAfterData = false
 
     // MARK: Accounting
 
@@ -94,26 +110,102 @@ final class ProxyConnection: LoopTimerTarget {
     private lazy var clientIdentity: ClientIdentity? = tls.getPeerCertificate().flatMap { try? CertificateNames.identity(of: $0) }
 
     init(worker: Worker, router: any ConnectionRouter, listenerName: String, id: UInt64, clientFD: Int32,
-         clientAddress: SocketAddress, tls: Connection, now: UInt64) {
+         clientAddress: SocketAddress, tls: Connection, now: UInt64, proxyHeaderPolicy: ProxyHeaderPolicy? = nil) {
         self.worker = worker
         self.router = router
         self.listenerName = listenerName
         self.id = id
         self.clientFD = clientFD
         self.clientAddress = clientAddress
+        self.proxyHeaderPolicy = proxyHeaderPolicy
         self.tls = tls
         self.acceptedAt = now
         self.acceptedAtWall = MonotonicClock.wallNanoseconds()
         self.lastActivity = now
     }
 
-    // MARK: 1. Handshake
-
-    /// Starts the handshake timer and tries the handshake at once: the ClientHello is often already there.
+    /// Starts the handshake timer (it also bounds the PROXY header) and goes on at once: the PROXY header or
+    /// the ClientHello is often already there.
     func start() {
         worker.loop.timers.schedule(self, at: acceptedAt &+ worker.settings.handshakeTimeout)
-        continueHandshake()
+        if let proxyHeaderPolicy {
+            guard proxyHeaderPolicy.admits(clientAddress) else {
+                finish(.proxySourceDenied(clientAddress.description))
+                return
+            }
+            phase = .proxyHeader
+            readProxyHeader()
+        } else {
+            continueHandshake()
+        }
     }
+
+    // MARK: 0. The load balancer's PROXY header (listeners with accept_proxy)
+
+    /// Reads the PROXY header and not one byte more, so the ClientHello stays in the socket for OpenSSL's fd
+    /// BIO: peek (`MSG_PEEK`) at what has arrived, let the parser find the header's end, then receive exactly
+    /// that. A partial header waits for the next readable event (edge-triggered epoll reports every new
+    /// arrival, and a peek consumes nothing); the handshake timer bounds the wait. The peek uses the upstream
+    /// buffer's pool memory, given back before the handshake.
+    private func readProxyHeader() {
+        guard let space = upstream.writableSpace(from: worker.pool), let base = space.baseAddress else {
+            finish(.internalError("out of memory for a buffer"))
+            return
+        }
+        let limit = min(space.count, ProxyProtocolParser.maximumLength)
+        var peeked = recv(clientFD, base, limit, Int32(MSG_PEEK))
+        if peeked < 0, errno == EINTR { peeked = recv(clientFD, base, limit, Int32(MSG_PEEK)) }
+        let peekErrno = errno
+        var outcome = ProxyProtocolParser.Outcome.needMore
+        var received = 0
+        if peeked > 0 {
+            outcome = ProxyProtocolParser.parse(UnsafeRawBufferPointer(start: base, count: peeked))
+            if case .header(let header) = outcome {
+                // The peek saw these bytes, and only this thread reads the socket: they are all there.
+                received = recv(clientFD, base, header.length, 0)
+            }
+        }
+        upstream.release(to: worker.pool)
+
+        if peeked < 0 {
+            if peekErrno == EAGAIN || peekErrno == EWOULDBLOCK {
+                clientReadable = false
+            } else {
+                finish(.clientReset(SystemCallError("recv", code: peekErrno).description))
+            }
+            return
+        }
+        if peeked == 0 {
+            finish(proxyHeaderBytesSeen == 0 ? .clientClosedDuringHandshake
+                   : .proxyHeaderInvalid("the connection closed inside the PROXY header (\(proxyHeaderBytesSeen) bytes)"))
+            return
+        }
+        switch outcome {
+        case .needMore:
+            proxyHeaderBytesSeen = peeked
+            if clientHangup {
+                finish(.proxyHeaderInvalid("the connection closed inside the PROXY header (\(peeked) bytes)"))
+            } else {
+                clientReadable = false
+            }
+        case .invalid(let reason):
+            finish(.proxyHeaderInvalid(reason))
+        case .header(let header):
+            guard received == header.length else {
+                finish(.internalError("PROXY header: received \(received) of \(header.length) peeked bytes"))
+                return
+            }
+            viaAddress = clientAddress
+            if let source = header.source {
+                clientAddress = source
+                destinationAddress = header.destination
+            }
+            phase = .handshaking
+            continueHandshake()
+        }
+    }
+
+    // MARK: 1. Handshake
 
     private func continueHandshake() {
         switch tls.handshakeStep() {
@@ -161,8 +253,68 @@ final class ProxyConnection: LoopTimerTarget {
             return
         }
         candidateStart = worker.nextBackendStart(for: host, count: candidates.count)
+        // The backend's PROXY header goes first in the upstream buffer, ahead of any client byte read below.
+        if host.proxyProtocol != .off {
+            guard let header = proxyHeader(version: host.proxyProtocol), upstream.append(header, pool: worker.pool) else {
+                finish(.internalError("PROXY header does not fit a buffer"))
+                return
+            }
+        }
+        guard !clientLeftEarly() else { return }
         phase = .connecting
         connectNextBackend()
+    }
+
+    /// Reads what the client has already sent, before a backend is connected: a client that has already
+    /// closed with nothing to deliver (a health check, `openssl s_client < /dev/null`) is finished here as
+    /// `client_gone` instead of costing a backend connection. Bytes read are kept in the upstream buffer and
+    /// delivered once the backend is connected, also when the client closed right after them: after
+    /// close_notify as a FIN, after a bare EOF as a reset once they are sent (`clientEOFAfterData`). Returns
+    /// true when the connection was finished.
+    private func clientLeftEarly() -> Bool {
+        // Bounded: each pass fills part of the one buffer or stops.
+        for _ in 0..<64 where upstream.hasSpace {
+            guard let space = upstream.writableSpace(from: worker.pool) else {
+                finish(.internalError("out of memory for a buffer"))
+                return true
+            }
+            switch tls.read(into: space) {
+            case .done(let count):
+                guard count > 0 else { return false }
+                upstream.commit(count)
+                bytesFromClient &+= UInt64(count)
+                hostCounters?.bytesIn.add(UInt64(count))
+            case .wantRead:
+                clientReadable = false
+                tlsReadNeeds = .readable
+                if upstream.isEmpty { upstream.release(to: worker.pool) }
+                return false
+            case .wantWrite:
+                clientWritable = false
+                tlsReadNeeds = .writable
+                if upstream.isEmpty { upstream.release(to: worker.pool) }
+                return false
+            case .closed:
+                clientInputDone = true
+                firstClose = "client_close"
+                if bytesFromClient == 0 {
+                    finish(.clientGone)
+                    return true
+                }
+                return false
+            case .unexpectedEOF:
+                if bytesFromClient == 0 {
+                    finish(.clientGone)
+                    return true
+                }
+                clientEOFAfterData = true
+                return false
+            case .failed(let error):
+                finish(Self.isTransportError(error) ? .clientReset(Self.describe(error)) : .tlsError(Self.describe(error)))
+                return true
+            }
+        }
+        return false
     }
 
     // MARK: 3. Backend connect (round-robin start, failover to the next on failure)
@@ -217,7 +369,7 @@ final class ProxyConnection: LoopTimerTarget {
         connectNextBackend()
     }
 
-    // MARK: 4. PROXY header, then streaming
+    // MARK: 4. Streaming
 
     private func backendConnected() {
         phase = .streaming
@@ -225,23 +377,14 @@ final class ProxyConnection: LoopTimerTarget {
         backendWritable = true
         lastActivity = worker.loop.now
         worker.loop.timers.schedule(self, at: lastActivity &+ worker.settings.idleTimeout)
-        if let host, host.proxyProtocol != .off {
-            guard let header = proxyHeader(version: host.proxyProtocol) else {
-                finish(.internalError("PROXY header does not fit a buffer"))
-                return
-            }
-            guard upstream.append(header, pool: worker.pool) else {
-                finish(.internalError("PROXY header does not fit a buffer"))
-                return
-            }
-        }
         pump()
     }
 
-    /// The PROXY header for this connection: the client's address and the address it connected to, plus
-    /// (v2) ALPN, SNI and the TLS details.
+    /// The PROXY header for this connection: the client's address and the address it connected to (both from
+    /// the load balancer's header when the listener accepts one, so the backend sees the original client),
+    /// plus (v2) ALPN, SNI and the TLS details.
     private func proxyHeader(version: ProxyProtocolVersion) -> [UInt8]? {
-        let destination = SocketAddress.local(of: clientFD) ?? clientAddress
+        let destination = destinationAddress ?? SocketAddress.local(of: clientFD) ?? clientAddress
         if version == .v1 {
             return ProxyProtocolHeader.v1(source: clientAddress, destination: destination)
         }
@@ -273,7 +416,12 @@ final class ProxyConnection: LoopTimerTarget {
         if flags & (portcullis_EPOLLOUT | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
             clientWritable = true
         }
+        if flags & (portcullis_EPOLLRDHUP | portcullis_EPOLLHUP | portcullis_EPOLLERR) != 0 {
+            clientHangup = true
+        }
         switch phase {
+        case .proxyHeader:
+            if clientReadable { readProxyHeader() }
         case .handshaking:
             if isClientReady(handshakeNeeds) { continueHandshake() }
         case .streaming:
@@ -307,7 +455,7 @@ final class ProxyConnection: LoopTimerTarget {
                 backendWritable = true
             }
             pump()
-        case .handshaking, .closed:
+        case .proxyHeader, .handshaking, .closed:
             break
         }
     }
@@ -325,7 +473,12 @@ final class ProxyConnection: LoopTimerTarget {
     private func pump() {
         while phase == .streaming {
             var progressed = false
-            if !clientInputDone, upstream.hasSpace, isClientReady(tlsReadNeeds) {
+            if clientEOFAfterData {
+                if upstream.isEmpty {
+                    finish(.clientTruncated)
+                    return
+                }
+            } else if !clientInputDone, upstream.hasSpace, isClientReady(tlsReadNeeds) {
                 switch readFromClient() {
                 case .progressed: progressed = true
                 case .blocked: break
@@ -533,6 +686,9 @@ final class ProxyConnection: LoopTimerTarget {
 
     func timerFired(now: UInt64) {
         switch phase {
+        case .proxyHeader:
+            finish(proxyHeaderBytesSeen == 0 ? .handshakeTimeout
+                   : .proxyHeaderInvalid("incomplete PROXY header (\(proxyHeaderBytesSeen) bytes) when the handshake timeout expired"))
         case .handshaking:
             finish(.handshakeTimeout)
         case .connecting:
@@ -578,7 +734,7 @@ final class ProxyConnection: LoopTimerTarget {
             break
         case .clientTruncated, .clientReset, .tlsError:
             abortBackend = true
-        case .backendReset:
+        case .backendReset, .proxySourceDenied:
             abortClient = true
         case .drainDeadline, .internalError:
             abortClient = true
@@ -594,8 +750,11 @@ final class ProxyConnection: LoopTimerTarget {
             }
         case .noHost, .policyDenied, .backendUnavailable:
             closeNotify = true
-        case .handshakeFailed, .handshakeTimeout, .clientClosedDuringHandshake:
+        case .handshakeFailed, .handshakeTimeout, .clientClosedDuringHandshake, .proxyHeaderInvalid:
             break
+        case .clientGone:
+            // Answer a close_notify with ours; after a bare EOF there is nobody to tell.
+            closeNotify = clientInputDone
         }
         if closeNotify { _ = tls.shutdownStep() }
 
@@ -626,6 +785,7 @@ final class ProxyConnection: LoopTimerTarget {
             acceptedAt: Double(acceptedAtWall) / 1_000_000_000,
             clientAddress: clientAddress.description,
             listener: listenerName,
+            via: viaAddress?.description,
             closeReason: reason == .completed ? (firstClose ?? "client_close") : reason.code,
             error: reason.detail
         )

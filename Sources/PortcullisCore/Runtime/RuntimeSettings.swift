@@ -13,6 +13,9 @@ struct RuntimeSettings: Sendable, Equatable {
     var idleTimeout: UInt64
     var backendConnectTimeout: UInt64
     var drainTimeout: UInt64
+    /// `accept_proxy` per listener name (absent: no PROXY header expected). A reload's new copy applies to
+    /// connections accepted after it.
+    var proxyHeaderPolicies: [String: ProxyHeaderPolicy]
 
     init(_ configuration: ProxyConfiguration) {
         workers = max(1, configuration.workers)
@@ -21,5 +24,9 @@ struct RuntimeSettings: Sendable, Equatable {
         idleTimeout = max(1, configuration.timeouts.idle.clampedNanoseconds)
         backendConnectTimeout = max(1, configuration.timeouts.backendConnect.clampedNanoseconds)
         drainTimeout = configuration.drainTimeout.clampedNanoseconds
+        proxyHeaderPolicies = [:]
+        for listener in configuration.listeners {
+            if let policy = ProxyHeaderPolicy(listener: listener) { proxyHeaderPolicies[listener.name] = policy }
+        }
     }
 }

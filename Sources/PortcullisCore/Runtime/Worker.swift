@@ -353,7 +353,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         connectionCounter &+= 1
         let connection = ProxyConnection(
             worker: self, router: router, listenerName: listener.listenerName,
-            id: UInt64(index) << 48 | connectionCounter, clientFD: fd, clientAddress: address, tls: tls, now: loop.now
+            id: UInt64(index) << 48 | connectionCounter, clientFD: fd, clientAddress: address, tls: tls, now: loop.now,
+            proxyHeaderPolicy: settings.proxyHeaderPolicies[listener.listenerName]
         )
         do {
             connection.clientToken = try loop.register(fd, target: .client(connection))
