@@ -282,18 +282,19 @@ private struct Builder {
         return host
     }
 
-    /// `certificate` + `key` (+ passphrase) at host level (`nested == false`, all optional) or inside a
+    /// `certificate` + `key` (+ passphrase, + OCSP response) at host level (`nested == false`, all optional) or inside a
     /// `certificates` element (`certificate` required).
     func readCertificate(_ reader: TableReader, nested: Bool) -> CertificateConfiguration? {
         let chain = reader.nonEmptyString("certificate")
         let key = reader.nonEmptyString("key")
         let passphraseFile = reader.nonEmptyString("key_passphrase_file")
         let passphraseEnv = reader.nonEmptyString("key_passphrase_env")
+        let ocspResponseFile = reader.nonEmptyString("ocsp_response_file")
         guard let chain else {
             if nested && !reader.contains("certificate") {
                 sink.report(reader.path, "missing required key 'certificate' (PEM file: certificate then intermediates)")
             } else if !nested {
-                for name in ["key", "key_passphrase_file", "key_passphrase_env"] where reader.contains(name) {
+                for name in ["key", "key_passphrase_file", "key_passphrase_env", "ocsp_response_file"] where reader.contains(name) {
                     reader.report(name, "is set but 'certificate' is not")
                 }
             }
@@ -308,7 +309,8 @@ private struct Builder {
         } else if let passphraseEnv {
             passphrase = .environment(passphraseEnv)
         }
-        return CertificateConfiguration(chainFile: resolvePath(chain), keyFile: key.map(resolvePath), passphrase: passphrase)
+        return CertificateConfiguration(chainFile: resolvePath(chain), keyFile: key.map(resolvePath), passphrase: passphrase,
+                                        ocspResponseFile: ocspResponseFile.map(resolvePath))
     }
 
     func validate(_ configuration: ProxyConfiguration, root: TableReader, listenerReaders: [TableReader], hostReaders: [TableReader]) {

@@ -49,11 +49,15 @@ public struct CertificateConfiguration: Sendable, Equatable {
     public var keyFile: String
     /// Where the passphrase of an encrypted key comes from; nil for an unencrypted key.
     public var passphrase: PassphraseSource?
+    /// DER OCSP response for the chain's leaf (`openssl ocsp -respout`), stapled to clients that ask for
+    /// certificate status; nil: no stapling for this certificate. Read again at every reload.
+    public var ocspResponseFile: String?
 
-    public init(chainFile: String, keyFile: String? = nil, passphrase: PassphraseSource? = nil) {
+    public init(chainFile: String, keyFile: String? = nil, passphrase: PassphraseSource? = nil, ocspResponseFile: String? = nil) {
         self.chainFile = chainFile
         self.keyFile = keyFile ?? chainFile
         self.passphrase = passphrase
+        self.ocspResponseFile = ocspResponseFile
     }
 }
 

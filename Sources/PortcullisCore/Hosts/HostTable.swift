@@ -44,6 +44,13 @@ public final class HostTable: Sendable {
         return try compiler.compile()
     }
 
+    /// `compile(_:logger:)` judging OCSP responses as of `now` (seconds since the Unix epoch) instead of the
+    /// current time.
+    static func compile(_ configuration: ProxyConfiguration, logger: Logger, now: Int64) throws(ConfigurationError) -> HostTable {
+        var compiler = HostTableCompiler(configuration: configuration, logger: logger, now: now)
+        return try compiler.compile()
+    }
+
     /// The host a connection was switched to by SNI selection; nil if the handshake has not reached host
     /// selection (or was refused there). Call it after the handshake (also after a failed one, for the log).
     public func host(for connection: Connection) -> Host? {
