@@ -192,7 +192,8 @@ private struct Builder {
             }
         }
         var certificates: [CertificateConfiguration] = []
-        if let certificate = readCertificate(reader, nested: false) { certificates.append(certificate) }
+        let inline = readCertificate(reader, nested: false)
+        if let inline { certificates.append(inline) }
         for element in reader.tables("certificates") {
             if let certificate = readCertificate(element, nested: true) { certificates.append(certificate) }
             element.reportUnknownKeys()
@@ -274,6 +275,7 @@ private struct Builder {
         var host = HostConfiguration(
             name: name, serverNames: serverNames, certificates: certificates, backends: backends,
             proxyProtocol: proxyProtocol, tls: tls, client: client)
+        host.inlineCertificate = inline != nil
         host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
         if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
             reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")

@@ -21,6 +21,9 @@ public struct HostConfiguration: Sendable, Equatable {
     /// self-signed development certificate there. Off by default so a mistyped path never silently serves a
     /// self-signed certificate.
     public var selfSignedIfMissing: Bool = false
+    /// True when `certificates[0]` comes from the host-level `certificate` key rather than a `certificates`
+    /// element (set by the loader), so errors name the key the operator wrote.
+    var inlineCertificate = false
 
     public init(
         name: String,

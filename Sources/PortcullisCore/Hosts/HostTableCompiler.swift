@@ -173,11 +173,10 @@ struct HostTableCompiler {
     private mutating func loadCertificates(_ host: HostConfiguration, path: String, into context: Context) -> [OCSPStaple] {
         var keyTypes: [Int32: String] = [:]
         var staples: [OCSPStaple] = []
-        let hostLevelCertificate = configuration.sourceLocator?.line(of: "\(path).certificate") != nil
         for (offset, certificate) in host.certificates.enumerated() {
-            let certificatePath = host.certificates.count == 1 && !host.certificates.isEmpty
-                ? (configuration.sourceLocator?.line(of: "\(path).certificate") != nil ? "\(path).certificate" : "\(path).certificates[0]")
-                : "\(path).certificates[\(offset)]"
+            // The host-level `certificate` comes first in `certificates`; list elements follow it.
+            let inline = host.inlineCertificate && offset == 0
+            let certificatePath = inline ? "\(path).certificate" : "\(path).certificates[\(offset - (host.inlineCertificate ? 1 : 0))]"
             let key: PKey
             do {
                 key = try CredentialLoader.loadKey(certificate, logger: logger)
@@ -207,9 +206,7 @@ struct HostTableCompiler {
                 continue
             }
             if let file = certificate.ocspResponseFile {
-                // The host-level `certificate` comes first in `certificates`; list elements follow it.
-                let keyPath = hostLevelCertificate && offset == 0 ? "\(path).ocsp_response_file"
-                    : "\(path).certificates[\(offset - (hostLevelCertificate ? 1 : 0))].ocsp_response_file"
+                let keyPath = inline ? "\(path).ocsp_response_file" : "\(certificatePath).ocsp_response_file"
                 guard let leaf else {
                     report(keyPath, "cannot staple \(file): the context holds no certificate from \(certificate.chainFile)")
                     continue
