@@ -155,7 +155,8 @@ struct HandshakeOutcome {
 /// their memory BIOs, then one round of application data so TLS 1.3 tickets reach the client.
 func handshake(
     listener: ListenerTLS, serverName: String?, clientCertificate: HostPKI.Identity? = nil, trust: String? = nil,
-    session: Session? = nil, clientContext: Context? = nil, configureClient: (Context) throws -> Void = { _ in }
+    session: Session? = nil, clientContext: Context? = nil, configureClient: (Context) throws -> Void = { _ in },
+    configureConnection: (Connection) throws -> Void = { _ in }
 ) throws -> HandshakeOutcome {
     let context: Context
     if let clientContext {
@@ -173,6 +174,7 @@ func handshake(
     client.setConnectState()
     if let serverName { try client.setTLSExtHostName(serverName) }
     if let session { try client.setSession(session) }
+    try configureConnection(client)
     let server = try Connection(context: listener.context)
     server.setAcceptState()
     var clientDone = false, serverDone = false

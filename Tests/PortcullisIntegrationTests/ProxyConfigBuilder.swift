@@ -8,6 +8,7 @@ struct ProxyConfigBuilder {
         var certificates: [(cert: String, key: String)]
         var backends: [String]
         var extra: [String: String] = [:]   // raw TOML values, e.g. "client_verify": "\"require\""
+        var ocspResponses: [String: String] = [:]   // certificate path -> its ocsp_response_file
     }
 
     struct Listener {
@@ -37,6 +38,7 @@ struct ProxyConfigBuilder {
             for (key, value) in host.extra.sorted(by: { $0.key < $1.key }) { lines.append("\(key) = \(value)") }
             for certificate in host.certificates {
                 lines += ["[[host.certificates]]", "certificate = \(quote(certificate.cert))", "key = \(quote(certificate.key))"]
+                if let response = host.ocspResponses[certificate.cert] { lines.append("ocsp_response_file = \(quote(response))") }
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -210,7 +210,8 @@ private struct Builder {
             }
         }
         var certificates: [CertificateConfiguration] = []
-        if let certificate = readCertificate(reader, nested: false) { certificates.append(certificate) }
+        let inline = readCertificate(reader, nested: false)
+        if let inline { certificates.append(inline) }
         for element in reader.tables("certificates") {
             if let certificate = readCertificate(element, nested: true) { certificates.append(certificate) }
             element.reportUnknownKeys()
@@ -292,6 +293,7 @@ private struct Builder {
         var host = HostConfiguration(
             name: name, serverNames: serverNames, certificates: certificates, backends: backends,
             proxyProtocol: proxyProtocol, tls: tls, client: client)
+        host.inlineCertificate = inline != nil
         host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
         if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
             reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")
@@ -300,18 +302,19 @@ private struct Builder {
         return host
     }
 
-    /// `certificate` + `key` (+ passphrase) at host level (`nested == false`, all optional) or inside a
+    /// `certificate` + `key` (+ passphrase, + OCSP response) at host level (`nested == false`, all optional) or inside a
     /// `certificates` element (`certificate` required).
     func readCertificate(_ reader: TableReader, nested: Bool) -> CertificateConfiguration? {
         let chain = reader.nonEmptyString("certificate")
         let key = reader.nonEmptyString("key")
         let passphraseFile = reader.nonEmptyString("key_passphrase_file")
         let passphraseEnv = reader.nonEmptyString("key_passphrase_env")
+        let ocspResponseFile = reader.nonEmptyString("ocsp_response_file")
         guard let chain else {
             if nested && !reader.contains("certificate") {
                 sink.report(reader.path, "missing required key 'certificate' (PEM file: certificate then intermediates)")
             } else if !nested {
-                for name in ["key", "key_passphrase_file", "key_passphrase_env"] where reader.contains(name) {
+                for name in ["key", "key_passphrase_file", "key_passphrase_env", "ocsp_response_file"] where reader.contains(name) {
                     reader.report(name, "is set but 'certificate' is not")
                 }
             }
@@ -326,7 +329,8 @@ private struct Builder {
         } else if let passphraseEnv {
             passphrase = .environment(passphraseEnv)
         }
-        return CertificateConfiguration(chainFile: resolvePath(chain), keyFile: key.map(resolvePath), passphrase: passphrase)
+        return CertificateConfiguration(chainFile: resolvePath(chain), keyFile: key.map(resolvePath), passphrase: passphrase,
+                                        ocspResponseFile: ocspResponseFile.map(resolvePath))
     }
 
     func validate(_ configuration: ProxyConfiguration, root: TableReader, listenerReaders: [TableReader], hostReaders: [TableReader]) {

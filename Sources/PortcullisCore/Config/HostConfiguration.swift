@@ -21,6 +21,9 @@ public struct HostConfiguration: Sendable, Equatable {
     /// self-signed development certificate there. Off by default so a mistyped path never silently serves a
     /// self-signed certificate.
     public var selfSignedIfMissing: Bool = false
+    /// True when `certificates[0]` comes from the host-level `certificate` key rather than a `certificates`
+    /// element (set by the loader), so errors name the key the operator wrote.
+    var inlineCertificate = false
 
     public init(
         name: String,
@@ -49,11 +52,15 @@ public struct CertificateConfiguration: Sendable, Equatable {
     public var keyFile: String
     /// Where the passphrase of an encrypted key comes from; nil for an unencrypted key.
     public var passphrase: PassphraseSource?
+    /// DER OCSP response for the chain's leaf (`openssl ocsp -respout`), stapled to clients that ask for
+    /// certificate status; nil: no stapling for this certificate. Read again at every reload.
+    public var ocspResponseFile: String?
 
-    public init(chainFile: String, keyFile: String? = nil, passphrase: PassphraseSource? = nil) {
+    public init(chainFile: String, keyFile: String? = nil, passphrase: PassphraseSource? = nil, ocspResponseFile: String? = nil) {
         self.chainFile = chainFile
         self.keyFile = keyFile ?? chainFile
         self.passphrase = passphrase
+        self.ocspResponseFile = ocspResponseFile
     }
 }
 

@@ -114,6 +114,94 @@ enum CredentialLoader {
         return try Crypto.digest("sha256", summary)
     }
 
+    /// Loads and checks the OCSP response `file` for `leaf` (the certificate the host's context serves from
+    /// `chainFile`), as of `now` (seconds since the Unix epoch).
+    ///
+    /// Configuration errors (thrown): the file cannot be read or is not a DER OCSP response; its status is
+    /// not `successful`; it has no entry for the leaf (a response for another certificate); the entry is
+    /// `unknown`; the chain file has no certificate for the leaf's issuer; the signature does not verify
+    /// against that issuer (the issuer signed it, or a responder it delegated to with id-kp-OCSPSigning).
+    ///
+    /// Loaded with a warning naming the file: a response whose nextUpdate has passed (kept, never stapled),
+    /// one whose thisUpdate is still in the future (stapled from then on), and one that says `revoked`
+    /// (stapled: clients that check must learn the truth; the certificate has to be replaced).
+    static func loadOCSPStaple(_ file: String, chainFile: String, leaf: X509, logger: Logger, now: Int64) throws -> OCSPStaple {
+        let bytes = try readFile(file, what: "OCSP response")
+        let response: OCSPResponse
+        do {
+            response = try OCSPResponse(der: bytes)
+        } catch {
+            throw Failure(description: "cannot read OCSP response \(file) (expected a DER OCSP response, as `openssl ocsp -respout` writes): \(describe(error))")
+        }
+        guard response.responseStatus == .successful else {
+            throw Failure(description: "OCSP response \(file) has status \(response.responseStatus), not successful: it says nothing about the certificate")
+        }
+        let subject = leaf.getSubject().oneline
+        let serial = (try? leaf.getSerialNumber().hexString) ?? ""
+        let chain = try readCertificates(chainFile)
+        let issuerName = leaf.getIssuer()
+        guard let issuer = chain.dropFirst().first(where: { $0.getSubject() == issuerName }) else {
+            throw Failure(description: "certificate chain \(chainFile) has no issuer certificate (\(issuerName.oneline)) after the leaf; it is needed to check OCSP response \(file): append the issuing CA's certificate to the chain file")
+        }
+        let single: OCSPSingleResponse?
+        do {
+            single = try response.singleResponse(for: leaf, issuer: issuer)
+        } catch {
+            throw Failure(description: "cannot read OCSP response \(file): \(describe(error))")
+        }
+        guard let single else {
+            throw Failure(description: "OCSP response \(file) is for another certificate: it has no entry for \(subject) (serial \(serial)) of \(chainFile) issued by \(issuerName.oneline)")
+        }
+        if single.status == .unknown {
+            throw Failure(description: "OCSP response \(file) says the responder does not know \(subject) (serial \(serial)): status unknown; fetch it from the issuer's responder")
+        }
+        do {
+            let store = try X509Store()
+            try store.addCert(issuer)
+            // The issuer (often an intermediate) is the trust anchor: the response must come from it or
+            // from a responder it certified.
+            try store.setFlags(.PARTIAL_CHAIN)
+            try response.verify(store: store, untrusted: Array(chain.dropFirst()))
+        } catch {
+            throw Failure(description: "OCSP response \(file) is not signed by the issuer of \(chainFile) (\(issuerName.oneline)) nor by a responder it delegated to: \(describe(error))")
+        }
+        let staple = OCSPStaple(
+            certificate: leaf, response: response.derBytes, file: file, subject: subject, serial: serial,
+            status: single.status, thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
+        let metadata: Logger.Metadata = ["file": "\(file)", "certificate": "\(subject)"]
+        if case .revoked(let time, _) = single.status {
+            logger.warning("OCSP response \(file) says certificate \(subject) (serial \(serial)) was REVOKED at \(isoTime(time)) (\(single.status)); stapling it as it is, so clients that check refuse the certificate: replace the certificate", metadata: metadata)
+        }
+        if let nextUpdate = single.nextUpdate, nextUpdate <= now {
+            logger.warning("OCSP response \(file) expired at \(isoTime(nextUpdate)) (nextUpdate); not stapling it: fetch a new response and reload", metadata: metadata)
+        } else if staple.validFrom > now {
+            logger.warning("OCSP response \(file) is not valid before \(isoTime(single.thisUpdate)) (thisUpdate, clock skew?); stapling it from then on", metadata: metadata)
+        }
+        return staple
+    }
+
+    /// Every certificate of the PEM file `path`, in file order.
+    static func readCertificates(_ path: String) throws -> [X509] {
+        let text = String(decoding: try readFile(path, what: "certificate chain"), as: UTF8.self)
+        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
+        var certificates: [X509] = []
+        var rest = Substring(text)
+        while let start = rest.range(of: begin), let stop = rest.range(of: end, range: start.upperBound..<rest.endIndex) {
+            do {
+                certificates.append(try Crypto.loadCertificate(.pem, String(rest[start.lowerBound..<stop.upperBound])))
+            } catch {
+                throw Failure(description: "cannot read certificate \(certificates.count + 1) of \(path): \(describe(error))")
+            }
+            rest = rest[stop.upperBound...]
+        }
+        return certificates
+    }
+
+    /// `2026-11-23T14:10:19Z`.
+    static func isoTime(_ secondsSinceEpoch: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(secondsSinceEpoch)).formatted(.iso8601)
+    }
+
     /// True when `bytes` contain a PEM `-----BEGIN ` line start (PEM may be preceded by text).
     private static func containsPEMHeader(_ bytes: [UInt8]) -> Bool {
         let marker = Array("-----BEGIN ".utf8)

@@ -25,6 +25,8 @@ public final class Host: Sendable {
     package let connectionOptions: UInt64
     /// The 32-byte session-id context of this host (hash of its name and policy).
     public let sessionIDContext: [UInt8]
+    /// The OCSP responses its context staples, one per certificate that has an `ocsp_response_file`.
+    package let ocspStaples: [OCSPStaple]
 
     package init(
         configuration: HostConfiguration,
@@ -33,7 +35,8 @@ public final class Host: Sendable {
         verifyMode: Int32,
         verifyDepth: Int32,
         connectionOptions: UInt64,
-        sessionIDContext: [UInt8]
+        sessionIDContext: [UInt8],
+        ocspStaples: [OCSPStaple] = []
     ) {
         self.name = configuration.name
         self.serverNames = configuration.serverNames
@@ -46,6 +49,7 @@ public final class Host: Sendable {
         self.verifyDepth = verifyDepth
         self.connectionOptions = connectionOptions
         self.sessionIDContext = sessionIDContext
+        self.ocspStaples = ocspStaples
     }
 }
 

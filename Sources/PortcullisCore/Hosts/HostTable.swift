@@ -3,7 +3,7 @@ public import OpenSSLSSL
 
 /// The immutable table the proxy serves from: for each listener the `Context` handshakes start with, and
 /// for each host its frozen `Context`, backends and client policy. Built by `compile(_:logger:)` (which reads
-/// every certificate, key, CA and CRL from disk again, so a reload picks up renewed files) and never
+/// every certificate, key, CA, CRL and OCSP response from disk again, so a reload picks up renewed files) and never
 /// changed afterwards; a reload builds a new table and the runtime swaps it in. `Sendable`, lock-free.
 ///
 /// Host selection: the listener context's ClientHello callback reads the client's SNI name, looks it up
@@ -37,10 +37,17 @@ public final class HostTable: Sendable {
         try compile(ConfigurationLoader.load(file: file), logger: logger)
     }
 
-    /// Loads every certificate, key, CA and CRL of `configuration` and builds the contexts. Throws a
+    /// Loads every certificate, key, CA, CRL and OCSP response of `configuration` and builds the contexts. Throws a
     /// `ConfigurationError` listing every host that failed (file, key path, and OpenSSL's reason).
     public static func compile(_ configuration: ProxyConfiguration, logger: Logger) throws(ConfigurationError) -> HostTable {
         var compiler = HostTableCompiler(configuration: configuration, logger: logger)
+        return try compiler.compile()
+    }
+
+    /// `compile(_:logger:)` judging OCSP responses as of `now` (seconds since the Unix epoch) instead of the
+    /// current time.
+    static func compile(_ configuration: ProxyConfiguration, logger: Logger, now: Int64) throws(ConfigurationError) -> HostTable {
+        var compiler = HostTableCompiler(configuration: configuration, logger: logger, now: now)
         return try compiler.compile()
     }
 

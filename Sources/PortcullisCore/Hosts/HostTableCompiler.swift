@@ -1,4 +1,5 @@
 import FoundationEssentials
+internal import Glibc
 import Logging
 import OpenSSLCrypto
 import OpenSSLSSL
@@ -7,14 +8,17 @@ import OpenSSLSSL
 struct HostTableCompiler {
     let configuration: ProxyConfiguration
     let logger: Logger
+    /// Seconds since the Unix epoch at which OCSP responses are judged (expired, not yet valid).
+    let now: Int64
     private var diagnostics: [ConfigurationDiagnostic] = []
     /// Shared by every context: the ticket callback of the listener context reads the keys of whichever
     /// context the connection uses by then.
     private var ticketKeys: TicketKeys?
 
-    init(configuration: ProxyConfiguration, logger: Logger) {
+    init(configuration: ProxyConfiguration, logger: Logger, now: Int64 = Int64(time(nil))) {
         self.configuration = configuration
         self.logger = logger
+        self.now = now
     }
 
     /// Options every context gets: no TLS compression (CRIME), no renegotiation (client-initiated
@@ -114,7 +118,11 @@ struct HostTableCompiler {
         if let groups = host.tls.groups {
             attempt("\(path).groups", prefix: "unknown group in \"\(groups)\"") { try context.setGroupsList(groups) }
         }
-        loadCertificates(host, path: path, into: context)
+        let staples = loadCertificates(host, path: path, into: context)
+        if !staples.isEmpty {
+            let stapler = OCSPStapler(staples)
+            attempt(path) { try context.setOCSPServerCallback(stapler.callback) }
+        }
         var crlDigest: [UInt8]?
         var trustDigest: [UInt8]?
         if host.client.verify != .none {
@@ -153,7 +161,8 @@ struct HostTableCompiler {
         guard diagnostics.count == before else { return nil }
         return Host(
             configuration: host, policy: ClientPolicy(host.client), context: context, verifyMode: verifyMode,
-            verifyDepth: depth, connectionOptions: Self.connectionOptions(for: host.tls), sessionIDContext: sessionIDContext)
+            verifyDepth: depth, connectionOptions: Self.connectionOptions(for: host.tls), sessionIDContext: sessionIDContext,
+            ocspStaples: staples)
     }
 
     private mutating func attempt(_ keyPath: String, prefix: String? = nil, _ body: () throws -> Void) {
@@ -164,12 +173,14 @@ struct HostTableCompiler {
         }
     }
 
-    private mutating func loadCertificates(_ host: HostConfiguration, path: String, into context: Context) {
+    /// Installs every certificate of `host` in `context`; returns the OCSP responses of those that have one.
+    private mutating func loadCertificates(_ host: HostConfiguration, path: String, into context: Context) -> [OCSPStaple] {
         var keyTypes: [Int32: String] = [:]
+        var staples: [OCSPStaple] = []
         for (offset, certificate) in host.certificates.enumerated() {
-            let certificatePath = host.certificates.count == 1 && !host.certificates.isEmpty
-                ? (configuration.sourceLocator?.line(of: "\(path).certificate") != nil ? "\(path).certificate" : "\(path).certificates[0]")
-                : "\(path).certificates[\(offset)]"
+            // The host-level `certificate` comes first in `certificates`; list elements follow it.
+            let inline = host.inlineCertificate && offset == 0
+            let certificatePath = inline ? "\(path).certificate" : "\(path).certificates[\(offset - (host.inlineCertificate ? 1 : 0))]"
             let key: PKey
             do {
                 key = try CredentialLoader.loadKey(certificate, logger: logger)
@@ -189,13 +200,30 @@ struct HostTableCompiler {
                 report(certificatePath, "cannot load certificate chain \(certificate.chainFile): \(CredentialLoader.describe(error))")
                 continue
             }
+            // The leaf as the context holds it, taken before the next certificate replaces "current".
+            let leaf = context.currentCertificate()
             do {
                 try context.usePrivateKey(key)
                 try context.checkPrivateKey()
             } catch {
                 report(certificatePath, "private key \(certificate.keyFile) does not match certificate \(certificate.chainFile): \(CredentialLoader.describe(error))")
+                continue
+            }
+            if let file = certificate.ocspResponseFile {
+                let keyPath = inline ? "\(path).ocsp_response_file" : "\(certificatePath).ocsp_response_file"
+                guard let leaf else {
+                    report(keyPath, "cannot staple \(file): the context holds no certificate from \(certificate.chainFile)")
+                    continue
+                }
+                do {
+                    staples.append(try CredentialLoader.loadOCSPStaple(
+                        file, chainFile: certificate.chainFile, leaf: leaf, logger: logger, now: now))
+                } catch {
+                    report(keyPath, "\(error)")
+                }
             }
         }
+        return staples
     }
 
     /// Installs the CRLs of `crlFile` in the host context's store; returns the file's SHA-256 (nil after a

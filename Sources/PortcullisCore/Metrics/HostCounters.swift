@@ -13,6 +13,8 @@ final class HostCounters: Sendable {
     let bytesIn = MetricCounter()
     /// Plaintext bytes from the backend, sent to clients.
     let bytesOut = MetricCounter()
+    /// Admitted connections whose handshake stapled an OCSP response, counted when they close.
+    let ocspStapled = MetricCounter()
 
     init() {}
 }

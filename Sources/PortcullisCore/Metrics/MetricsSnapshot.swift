@@ -6,6 +6,7 @@ struct MetricsSnapshot: Sendable, Equatable {
         var resumed: UInt64 = 0
         var bytesIn: UInt64 = 0
         var bytesOut: UInt64 = 0
+        var ocspStapled: UInt64 = 0
         /// Connections admitted to the host and still open.
         var open: UInt64 { opened >= closed ? opened - closed : 0 }
     }
@@ -35,6 +36,7 @@ struct MetricsSnapshot: Sendable, Equatable {
     var reloadsSucceeded: UInt64 = 0
     var reloadsFailed: UInt64 = 0
     var certificates: [CertificateExpiry] = []
+    var ocspResponses: [OCSPResponseExpiry] = []
     var workers = 0
 
     /// Adds one worker's counters.
@@ -64,6 +66,7 @@ struct MetricsSnapshot: Sendable, Equatable {
             values.resumed &+= counters.resumed.value
             values.bytesIn &+= counters.bytesIn.value
             values.bytesOut &+= counters.bytesOut.value
+            values.ocspStapled &+= counters.ocspStapled.value
             hosts[name] = values
         }
         for (key, counter) in published.series {

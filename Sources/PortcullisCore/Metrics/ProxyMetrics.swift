@@ -22,6 +22,7 @@ public final class ProxyMetrics: Sendable {
     private let reloadsFailed = MetricCounter()
     private let certificates = Mutex<[CertificateExpiry]>([])
     private let draining = Atomic<Bool>(false)
+    private let ocspResponses = Mutex<[OCSPResponseExpiry]>([])
     private let buildLabels: [(String, String)]
 
     /// Metrics for a server with `workers` workers.
@@ -53,10 +54,13 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
-    /// Replaces the certificate inventory with the certificates `table` serves.
+    /// Replaces the certificate inventory with the certificates `table` serves, and the OCSP response
+    /// inventory with the responses it staples.
     public func updateCertificates(from table: HostTable) {
         let inventory = CertificateExpiry.inventory(of: table)
         certificates.withLock { $0 = inventory }
+        let responses = OCSPResponseExpiry.inventory(of: table)
+        ocspResponses.withLock { $0 = responses }
     }
 
     // MARK: Liveness
@@ -105,6 +109,7 @@ public final class ProxyMetrics: Sendable {
         snapshot.reloadsSucceeded = reloadsSucceeded.value
         snapshot.reloadsFailed = reloadsFailed.value
         snapshot.certificates = certificates.withLock { $0 }
+        snapshot.ocspResponses = ocspResponses.withLock { $0 }
         return snapshot
     }
 
@@ -141,6 +146,9 @@ public final class ProxyMetrics: Sendable {
         for (host, values) in hosts { out.sample("portcullis_bytes_in_total", ["host": host], values.bytesIn) }
         out.family("portcullis_bytes_out_total", .counter, help: "Plaintext bytes received from the host's backends and sent to clients.")
         for (host, values) in hosts { out.sample("portcullis_bytes_out_total", ["host": host], values.bytesOut) }
+        out.family("portcullis_ocsp_stapled_total", .counter,
+                   help: "Admitted connections whose handshake stapled an OCSP response, counted when they close.")
+        for (host, values) in hosts { out.sample("portcullis_ocsp_stapled_total", ["host": host], values.ocspStapled) }
 
         out.family("portcullis_handshakes_total", .counter,
                    help: "Handshakes by result: ok (reason full or resumed; the host admitted the client) or failed (reason says why).")
@@ -171,6 +179,13 @@ public final class ProxyMetrics: Sendable {
             out.sample("portcullis_certificate_expiry_timestamp_seconds",
                        [("host", certificate.host), ("subject", certificate.subject), ("serial", certificate.serial)],
                        formatted: String(certificate.notAfter))
+        }
+        out.family("portcullis_ocsp_response_next_update_timestamp_seconds", .gauge,
+                   help: "nextUpdate of each loaded OCSP response (ocsp_response_file), Unix time; not stapled after it.")
+        for response in snapshot.ocspResponses {
+            out.sample("portcullis_ocsp_response_next_update_timestamp_seconds",
+                       [("host", response.host), ("subject", response.subject), ("serial", response.serial)],
+                       formatted: String(response.nextUpdate))
         }
         out.family("portcullis_reloads_total", .counter, help: "Configuration reloads (SIGHUP) by result.")
         out.sample("portcullis_reloads_total", ["result": "ok"], snapshot.reloadsSucceeded)

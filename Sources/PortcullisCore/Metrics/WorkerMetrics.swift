@@ -102,6 +102,8 @@ final class WorkerMetrics: @unchecked Sendable {
         hostName: () -> String?
     ) {
         closes[Self.closeIndex(reason)].add()
+        // Asked here rather than in the OCSP callback, which runs on a context shared by every worker.
+        if let host, tls.stapledOCSPResponse { host.ocspStapled.add() }
         host?.closed.addReleasing()
         switch reason {
         case .handshakeFailed:
