@@ -121,6 +121,24 @@ import Testing
         #expect(!privateLog.messages.contains { $0.contains("accessible by other users") })
     }
 
+    @Test func aKeySharedWithTheProxysOwnGroupIsFineAnotherGroupIsNot() throws {
+        let shared = pki.directory + "/group-\(UUID().uuidString).key"
+        try FileManager.default.copyItem(atPath: pki.www.key, toPath: shared)
+        chmod(shared, 0o640)
+        let group = try #require(LocalFile.ownership(shared)).group
+        let quietLog = CapturedLog()
+        // root:portcullis 0640 for a proxy running in group portcullis: what the README tells operators to do.
+        #expect(!CredentialLoader.warnIfExposed(shared, logger: capturingLogger(quietLog), processGroups: [group]))
+        #expect(quietLog.messages.isEmpty)
+        let log = CapturedLog()
+        #expect(CredentialLoader.warnIfExposed(shared, logger: capturingLogger(log), processGroups: [group &+ 1]))
+        #expect(log.messages.contains { $0.contains("its group (gid \(group)) is not one the proxy runs in") }, "\(log.messages)")
+        // Others may never read it, whatever the group.
+        chmod(shared, 0o644)
+        #expect(CredentialLoader.warnIfExposed(shared, logger: capturingLogger(log), processGroups: [group]))
+        #expect(log.messages.contains { $0.contains("every user on the machine can access it") })
+    }
+
     @Test func contextsGetTheSecureDefaults() throws {
         let table = try HostTable.compile(proxyConfiguration([hostConfiguration("www", pki.www, names: [])], defaultHost: "www"), logger: quiet)
         for context in [table.hosts[0].context, table.listeners[0].context] {

@@ -94,10 +94,43 @@ package enum LocalFile {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    /// The permission bits of `path` (following symlinks), or nil when it cannot be examined.
-    package static func permissions(_ path: String) -> UInt32? {
+    /// Permission bits and owning group of a file.
+    package struct Ownership: Sendable, Equatable {
+        package var mode: UInt32
+        package var group: UInt32
+    }
+
+    /// The permission bits and group of `path` (following symlinks), or nil when it cannot be examined.
+    package static func ownership(_ path: String) -> Ownership? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return UInt32(info.st_mode) & 0o7777
+        return Ownership(mode: UInt32(info.st_mode) & 0o7777, group: UInt32(info.st_gid))
+    }
+
+    /// True when `path` exists (any kind of file; symlinks followed).
+    package static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// Creates `path` and its missing parents with mode 0755 (`mkdir -p`).
+    package static func makeDirectories(_ path: String) throws(Failure) {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o755) != 0, errno != EEXIST { throw Failure(code: errno) }
+        }
+    }
+
+    /// The groups this process belongs to: its effective group and its supplementary groups.
+    package static func processGroups() -> Set<UInt32> {
+        var groups: Set<UInt32> = [UInt32(getegid())]
+        let count = getgroups(0, nil)
+        if count > 0 {
+            var list = [gid_t](repeating: 0, count: Int(count))
+            let filled = getgroups(count, &list)
+            if filled > 0 { groups.formUnion(list.prefix(Int(filled)).map { UInt32($0) }) }
+        }
+        return groups
     }
 }

@@ -13,9 +13,8 @@ public enum DevelopmentCertificate {
     /// when it created them. Refuses to replace one of the pair when only the other exists.
     @discardableResult
     public static func createIfMissing(certificateFile: String, keyFile: String, logger: Logger) throws -> Bool {
-        let manager = FileManager.default
-        let haveCertificate = manager.fileExists(atPath: certificateFile)
-        let haveKey = manager.fileExists(atPath: keyFile)
+        let haveCertificate = LocalFile.exists(certificateFile)
+        let haveKey = LocalFile.exists(keyFile)
         if haveCertificate && haveKey { return false }
         if haveCertificate != haveKey {
             throw CredentialLoader.Failure(description:
@@ -23,13 +22,14 @@ public enum DevelopmentCertificate {
         }
         let (certificatePEM, keyPEM) = try generate(commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
         for file in [certificateFile, keyFile] {
-            let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
-            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            guard let slash = file.lastIndex(of: "/"), slash != file.startIndex else { continue }
+            let directory = String(file[..<slash])
+            do { try LocalFile.makeDirectories(directory) } catch {
+                throw CredentialLoader.Failure(description: "cannot create directory \(directory) for the development certificate: \(error)")
+            }
         }
-        try writeNewPrivateFile(keyFile, keyPEM)
-        guard manager.createFile(atPath: certificateFile, contents: Data(certificatePEM), attributes: [.posixPermissions: 0o644]) else {
-            throw CredentialLoader.Failure(description: "cannot write \(certificateFile)")
-        }
+        try writeNewFile(keyFile, keyPEM, mode: 0o600)
+        try writeNewFile(certificateFile, certificatePEM, mode: 0o644)
         logger.notice("created a self-signed development certificate (ECDSA P-256, localhost and 127.0.0.1, 90 days); do not use it in production", metadata: [
             "certificate": "\(certificateFile)", "key": "\(keyFile)",
         ])
@@ -81,11 +81,11 @@ public enum DevelopmentCertificate {
         return (try Crypto.dumpCertificate(.pem, certificate), try Crypto.dumpPrivateKey(.pem, key))
     }
 
-    /// Creates `path` with mode 0600 from the start (`O_CREAT | O_EXCL`: never a moment readable by others
-    /// under a loose umask, and never through a symlink or over an existing file), then writes `bytes`.
-    private static func writeNewPrivateFile(_ path: String, _ bytes: [UInt8]) throws {
+    /// Creates `path` with `mode` from the start (`O_CREAT | O_EXCL`: a key is never a moment readable by
+    /// others under a loose umask, and never written through a symlink or over an existing file).
+    private static func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32) throws {
         do {
-            try LocalFile.createNew(path, bytes: bytes, mode: 0o600)
+            try LocalFile.createNew(path, bytes: bytes, mode: mode)
         } catch {
             throw CredentialLoader.Failure(description: "cannot create \(path): \(error)")
         }

@@ -30,12 +30,24 @@ enum CredentialLoader {
         }
     }
 
-    /// True (and a warning logged) when `path` is readable or writable by group or others.
+    /// True (and a warning logged) when users other than the proxy's can read or write the key at `path`:
+    /// any permission for others, or group permissions for a group the proxy does not run in. A key shared
+    /// with the proxy's own group (`root:portcullis`, mode 0640, the way a service user is given a key it
+    /// must not own) is fine; `processGroups` is checked at each load, so after a switch to `user` the
+    /// reloads see the service's groups.
     @discardableResult
-    static func warnIfExposed(_ path: String, logger: Logger) -> Bool {
-        guard let mode = LocalFile.permissions(path) else { return false }
-        guard mode & 0o077 != 0 else { return false }
-        logger.warning("private key file is accessible by other users; run: chmod 600 \(path)", metadata: [
+    static func warnIfExposed(_ path: String, logger: Logger, processGroups: Set<UInt32> = LocalFile.processGroups()) -> Bool {
+        guard let ownership = LocalFile.ownership(path) else { return false }
+        let mode = ownership.mode
+        let advice: String
+        if mode & 0o007 != 0 {
+            advice = "every user on the machine can access it; run: chmod o= \(path)"
+        } else if mode & 0o070 != 0, !processGroups.contains(ownership.group) {
+            advice = "its group (gid \(ownership.group)) is not one the proxy runs in; run: chmod 600 \(path), or give it the proxy's group"
+        } else {
+            return false
+        }
+        logger.warning("private key file is accessible by other users: \(advice)", metadata: [
             "file": "\(path)", "mode": "\(String(mode, radix: 8))",
         ])
         return true

@@ -20,20 +20,21 @@ public final class AccessLogWriter: Sendable {
         output.write(line: line(for: record))
     }
 
-    /// The line `write(_:)` writes, without the newline.
+    /// The line `write(_:)` writes, without the newline. A text line on the journal's stream leaves out the
+    /// time, as the operational log does (journald records it).
     public func line(for record: ConnectionRecord) -> String {
         let fields = Self.fields(of: record)
         switch format {
         case .text:
-            var line = LogLineFormatter.timestamp()
+            var parts = output.isJournal ? [] : [LogLineFormatter.timestamp()]
             for (key, value) in fields {
                 guard let value else {
-                    if key != "error" { line += " \(key)=-" }
+                    if key != "error" { parts.append("\(key)=-") }
                     continue
                 }
-                line += " \(key)=\(value.isNumber ? value.text : LogLineFormatter.textValue(value.text))"
+                parts.append("\(key)=\(value.isNumber ? value.text : LogLineFormatter.textValue(value.text))")
             }
-            return line
+            return parts.joined(separator: " ")
         case .json:
             var line = "{\"time\":\"\(LogLineFormatter.timestamp())\""
             for (key, value) in fields {
