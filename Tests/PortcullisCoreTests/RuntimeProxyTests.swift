@@ -291,6 +291,9 @@ import Testing
         let first = try TestTLSClient(port: proxy.port, context: pki.clientContext())
         try first.handshake()
         #expect(eventually { proxy.server.openConnections == 1 })
+        // Through to the backend before the next client comes (a client that closes before that is not
+        // given a backend at all).
+        let firstBackend = try backend.accept()
 
         let refused = try TestTLSClient(port: proxy.port, context: pki.clientContext())
         #expect(throws: (any Error).self) { try refused.handshake() }
@@ -298,7 +301,7 @@ import Testing
         #expect(refused.tls.getPeerCertificate() == nil)
 
         try first.closeNotify()
-        close(try backend.accept())
+        close(firstBackend)
         #expect(try first.receiveUntilCloseNotify().isEmpty)
         #expect(eventually { proxy.server.openConnections == 0 })
         let third = try TestTLSClient(port: proxy.port, context: pki.clientContext())

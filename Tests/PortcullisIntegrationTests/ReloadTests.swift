@@ -67,40 +67,7 @@ extension Integration {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return errno }
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = port.bigEndian
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            return result == 0 ? 0 : errno
-        }
-
-        /// A TCP connection that never speaks TLS, with a receive timeout of `seconds`.
-        private func silentConnection(_ port: UInt16, seconds: Int = 15) -> Int32 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = port.bigEndian
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            return fd
-        }
-
-        /// Seconds until the proxy closes `fd`, or nil when it is still open after the socket's receive timeout.
-        private func secondsUntilClosed(_ fd: Int32) -> Double? {
-            let start = Date()
-            var byte: UInt8 = 0
-            while true {
-                let n = recv(fd, &byte, 1, 0)
-                if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return Date().timeIntervalSince(start) }
-                if n < 0 && errno == EAGAIN { return nil }
-            }
+            return connectLoopback(fd, port: port) == 0 ? 0 : errno
         }
 
         private func served(_ port: UInt16, sni: String = "a.example.com") throws -> Bool {
@@ -229,9 +196,9 @@ extension Integration {
             // Nothing changed: the address bound for the failed attempt is closed again, the old timeout holds.
             #expect(!Ports.isListening(extra), "sockets bound for a failed reload must be closed")
             #expect(try served(port))
-            let silent = silentConnection(port, seconds: 4)
+            let silent = silentConnection(port)
             defer { close(silent) }
-            #expect(secondsUntilClosed(silent) == nil, "the failed reload's 1 s handshake timeout must not apply")
+            #expect(secondsUntilClosed(silent, limit: 4) == nil, "the failed reload's 1 s handshake timeout must not apply")
 
             // Once the port is free, the same file reloads.
             blocker.release()
@@ -253,9 +220,9 @@ extension Integration {
             try proxy.rewriteConfig(config(listeners, backend: backend.port, global: ["handshake_timeout": tomlString("1s")]))
             #expect(reload(proxy, count: 1), "\(proxy.log)")
             usleep(200_000)
-            let silent = silentConnection(port, seconds: 10)
+            let silent = silentConnection(port)
             defer { close(silent) }
-            let closedAfter = secondsUntilClosed(silent)
+            let closedAfter = secondsUntilClosed(silent, limit: 10)
             #expect(closedAfter != nil && closedAfter! < 5, "a silent client must be cut after the new 1 s timeout, not 30 s: \(String(describing: closedAfter))")
         }
 

@@ -7,14 +7,19 @@ import Glibc
 /// handshake timeout). Returns the descriptor; the caller closes it.
 func silentConnection(_ port: UInt16) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    _ = connectLoopback(fd, port: port)
+    return fd
+}
+
+/// `connect(2)` of `fd` to 127.0.0.1:`port`: 0, or -1 with `errno` set.
+func connectLoopback(_ fd: Int32, port: UInt16) -> Int32 {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = port.bigEndian
-    _ = withUnsafePointer(to: &address) {
+    return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    return fd
 }
 
 /// Seconds until the peer closes `fd` (recv returns 0 or an error such as a reset), or nil after `limit`.
