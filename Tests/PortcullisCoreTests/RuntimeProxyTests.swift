@@ -306,8 +306,9 @@ import Testing
         #expect(eventually { proxy.server.openConnections == 0 })
         let third = try TestTLSClient(port: proxy.port, context: pki.clientContext())
         try third.handshake()
+        let thirdBackend = try backend.accept()
         try third.closeNotify()
-        close(try backend.accept())
+        close(thirdBackend)
         // Refused connections are not access-logged as served ones: only the two served.
         #expect(proxy.records.waitFor(count: 2).count == 2)
     }
