@@ -41,4 +41,10 @@ extension Connection {
 
     /// The mode in force (`SSL_get_mode`): the Context's modes plus `SSL_MODE_AUTO_RETRY`.
     public func getMode() -> Int { portcullis_conn_SSL_get_mode(pointer) }
+
+    /// Read-ahead for this connection (`SSL_set_read_ahead`; beyond pyOpenSSL): see `Context.setReadAhead`.
+    public func setReadAhead(_ enabled: Bool) { SSL_set_read_ahead(pointer, enabled ? 1 : 0) }
+
+    /// Whether read-ahead is on (inherited from the Context at creation unless set here).
+    public func getReadAhead() -> Bool { SSL_get_read_ahead(pointer) != 0 }
 }

@@ -132,6 +132,19 @@ extension Context {
     /// The current mode mask.
     public func getMode() -> Int { portcullis_SSL_CTX_get_mode(pointer) }
 
+    /// Lets OpenSSL read as many bytes as the socket has, up to its record buffer, instead of exactly one
+    /// record header and then its body (`SSL_CTX_set_read_ahead`; beyond pyOpenSSL). Connections created from
+    /// this Context inherit it. Halves the `read` calls on a stream of records, but bytes then wait inside
+    /// OpenSSL where `epoll` cannot see them: a caller on non-blocking sockets must keep calling `read` until it
+    /// reports `wantRead`, never stop at the first short read.
+    public func setReadAhead(_ enabled: Bool) throws {
+        try ensureMutable()
+        portcullis_SSL_CTX_set_read_ahead(pointer, enabled ? 1 : 0)
+    }
+
+    /// Whether read-ahead is on for new connections.
+    public func getReadAhead() -> Bool { portcullis_SSL_CTX_get_read_ahead(pointer) != 0 }
+
     /// Enables DTLS-SRTP with a colon-separated profile list ("SRTP_AES128_CM_SHA1_80"); an unknown profile
     /// throws. (`SSL_CTX_set_tlsext_use_srtp` returns 0 on success.)
     public func setTLSExtUseSRTP(_ profiles: String) throws {

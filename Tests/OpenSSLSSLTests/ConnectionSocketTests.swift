@@ -66,6 +66,50 @@ import Testing
     /// `.wantRead`/`.wantWrite` results must not allocate at all (no boxed error), and the data path's count is
     /// printed (OpenSSL 3.0 itself allocates inside SSL_write/SSL_read). Without the preload the test still
     /// checks that every byte arrives intact.
+    /// With read-ahead, one `read` pulls every record the socket holds into OpenSSL: the second record is
+    /// then served while the kernel's receive queue is already empty (so only reading until `wantRead`
+    /// finds it); without read-ahead it is still in the kernel after the first record was read.
+    @Test(arguments: [true, false]) func readAheadPullsEveryQueuedRecord(enabled: Bool) throws {
+        let serverContext = try pki.makeServerContext()
+        try serverContext.setReadAhead(enabled)
+        #expect(serverContext.getReadAhead() == enabled)
+        let (client, server, fds) = try connectedSocketPair(serverContext: serverContext)
+        defer { closeSocket(fds.client); closeSocket(fds.server) }
+        #expect(server.getReadAhead() == enabled)
+
+        for byte: UInt8 in [1, 2] {
+            let record = [UInt8](repeating: byte, count: 100)
+            let result = record.withUnsafeBytes { client.write($0) }
+            guard case .done(100) = result else { Issue.record("write: \(result)"); return }
+        }
+        // Both records (100 bytes each plus record overhead) in the kernel before the first read.
+        var queuedBytes: Int32 = 0
+        let arrival = Date().addingTimeInterval(5)
+        while ioctl(fds.server, UInt(FIONREAD), &queuedBytes) == 0, queuedBytes < 200, Date() < arrival { usleep(1000) }
+        #expect(queuedBytes >= 200)
+        var buffer = [UInt8](repeating: 0, count: 100)
+        func readRecord() -> [UInt8]? {
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline {
+                switch buffer.withUnsafeMutableBytes({ server.read(into: $0) }) {
+                case .done(let count): return Array(buffer.prefix(count))
+                case .wantRead: usleep(1000)
+                default: return nil
+                }
+            }
+            return nil
+        }
+        #expect(readRecord() == [UInt8](repeating: 1, count: 100))
+        var peek: UInt8 = 0
+        let queued = recv(fds.server, &peek, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        #expect((queued > 0) == !enabled, "kernel receive queue after the first record: \(queued)")
+        #expect(readRecord() == [UInt8](repeating: 2, count: 100))
+
+        let connection = try Connection(context: serverContext)
+        connection.setReadAhead(!enabled)
+        #expect(connection.getReadAhead() == !enabled)
+    }
+
     @Test func steadyStateIODoesNotAllocate() throws {
         let (client, server, fds) = try connectedSocketPair(bufferSize: 65536)
         defer { closeSocket(fds.client); closeSocket(fds.server) }

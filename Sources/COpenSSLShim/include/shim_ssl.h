@@ -54,6 +54,8 @@ long portcullis_SSL_CTX_sess_number(SSL_CTX *ctx);
 long portcullis_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
 long portcullis_SSL_CTX_clear_mode(SSL_CTX *ctx, long mode);
 long portcullis_SSL_CTX_get_mode(SSL_CTX *ctx);
+void portcullis_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes);
+int portcullis_SSL_CTX_get_read_ahead(SSL_CTX *ctx);
 int portcullis_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 int portcullis_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
 int portcullis_SSL_CTX_get_min_proto_version(SSL_CTX *ctx);

@@ -271,6 +271,10 @@ struct HostTableCompiler {
         attempt(path) {
             _ = try context.setOptions(options)
             _ = try context.setMode(SSL.MODE_RELEASE_BUFFERS)
+            // Connections are created from this context and keep its read-ahead through the SNI switch: one
+            // read(2) per socket wake-up instead of one per record header and one per body. ProxyConnection
+            // reads until wantRead, which buffered records need.
+            try context.setReadAhead(true)
             try context.setMinProtoVersion(minVersion.rawValue)
             try context.setMaxProtoVersion(maxVersion?.rawValue ?? 0)
             try context.setSessionId(Crypto.digest("sha256", Array("portcullis listener\n\(listener.name)".utf8)))
