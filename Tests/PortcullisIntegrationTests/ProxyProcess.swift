@@ -133,6 +133,24 @@ enum Ports {
         return UInt16(bigEndian: address.sin_port)
     }
 
+    /// A port below 1024 nobody listens on: one root can bind, or (not root) one refused only for lacking
+    /// the privilege.
+    static func freePrivileged() -> UInt16? {
+        for port in UInt16(600)..<UInt16(1000) where !isListening(port) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 || errno == EACCES { return port }
+        }
+        return nil
+    }
+
     /// True once some socket listens on `port` (read from /proc/net/tcp{,6}, so no probe connection is made
     /// that the proxy would log as a failed handshake).
     static func isListening(_ port: UInt16) -> Bool {

@@ -208,6 +208,51 @@ extension Integration {
             #expect(try served(extra))
         }
 
+        /// After the drop to an unprivileged user, a port below 1024 can no longer be bound: the reload fails
+        /// as a whole, says a restart binds it, and the old listener keeps serving. (Not root: the process
+        /// never had the privilege, and the reload fails the same way.)
+        @Test func aPrivilegedPortAddedAfterThePrivilegeDropFailsTheReloadAndSaysRestart() throws {
+            let port = Ports.free()
+            let low = try #require(Ports.freePrivileged(), "no free port below 1024")
+            let backend = try TestBackend(mode: .echo)
+            // Reloads run as `nobody`, so it must reach the configuration, certificates and keys.
+            let files = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-nobody-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: files) }
+            chmod(files, 0o755)
+            var paths: [String: String] = [:]
+            for name in ["a", "default"] {
+                for (source, suffix) in [(pki.cert(name), ".crt"), (pki.key(name), ".key")] {
+                    let copy = files + "/" + name + suffix
+                    try FileManager.default.copyItem(atPath: source, toPath: copy)
+                    chown(copy, 65534, 65534)
+                    chmod(copy, 0o600)
+                    paths[source] = copy
+                }
+            }
+            let asRoot = getuid() == 0
+            let global = asRoot ? ["user": tomlString("nobody")] : [:]
+            func readable(_ text: String) -> String {
+                paths.reduce(text) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+            }
+            let proxy = try ProxyProcess(config: readable(config([ListenerSpec(name: "tls", ports: [port])], backend: backend.port, global: global)),
+                                         waitForPorts: [port], allowRoot: false)
+            defer { proxy.stop() }
+            chmod(proxy.directory.path, 0o755)
+            if asRoot { #expect(proxy.waitForLog("running as user nobody"), "\(proxy.log)") }
+
+            try proxy.rewriteConfig(readable(config([ListenerSpec(name: "tls", ports: [port]), ListenerSpec(name: "low", ports: [low])],
+                                                    backend: backend.port, global: global)))
+            chmod(proxy.configPath, 0o644)
+            #expect(reload(proxy, count: 1), "\(proxy.log)")
+            let failure = proxy.logLines(containing: "reload failed").first.map(String.init) ?? ""
+            #expect(failure.contains("listener low") && failure.contains("127.0.0.1:\(low)") && failure.contains("restart the service to bind it"),
+                    "\(proxy.log)")
+            #expect(proxy.isRunning)
+            #expect(!Ports.isListening(low))
+            #expect(try served(port))
+        }
+
         // MARK: Settings
 
         @Test func aNewHandshakeTimeoutCutsSilentClientsAcceptedAfterTheReload() throws {

@@ -413,7 +413,7 @@ extension Integration {
                 #expect(throws: IntegrationError.self) { _ = try ProxyProcess(config: text, waitForPorts: [port]) }
                 return
             }
-            let port = try #require(Self.freePrivilegedPort(), "no free port below 1024")
+            let port = try #require(Ports.freePrivileged(), "no free port below 1024")
             let path = try writeConfig(config(port: port, backend: backend.port, workers: 2))
             try FileManager.default.setAttributes([.posixPermissions: 0o755],
                                                   ofItemAtPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
@@ -470,22 +470,6 @@ extension Integration {
                 throw IntegrationError.setup("connect: errno \(errno)")
             }
             return fd
-        }
-
-        private static func freePrivilegedPort() -> UInt16? {
-            for port in UInt16(600)..<UInt16(1000) where !Ports.isListening(port) {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(fd) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                address.sin_port = port.bigEndian
-                let bound = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                if bound == 0 { return port }
-            }
-            return nil
         }
     }
 }
