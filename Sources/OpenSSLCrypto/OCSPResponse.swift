@@ -124,18 +124,9 @@ public final class OCSPResponse: @unchecked Sendable {
     public func verify(store: X509Store, untrusted: [X509] = [], flags: OCSPVerifyFlags = []) throws {
         guard let basic else { throw notSuccessful() }
         OpenSSLErrorQueue.clear()
-        // The stack borrows the certificates; `untrusted` keeps them alive for this call.
-        var stack: OpaquePointer?
-        if !untrusted.isEmpty {
-            guard let created = portcullis_sk_X509_new_null() else { throw CryptoError.fromQueue() }
-            stack = created
-            for certificate in untrusted where portcullis_sk_X509_push(created, certificate.pointer) <= 0 {
-                portcullis_sk_X509_free(created)
-                throw CryptoError.fromQueue()
-            }
+        let result = try X509Support.withBorrowedStack(of: untrusted) { stack in
+            withExtendedLifetime(store) { OCSP_basic_verify(basic, stack, store.pointer, flags.rawValue) }
         }
-        defer { if let stack { portcullis_sk_X509_free(stack) } }
-        let result = withExtendedLifetime((untrusted, store)) { OCSP_basic_verify(basic, stack, store.pointer, flags.rawValue) }
         guard result > 0 else { throw CryptoError.fromQueue() }
     }
 

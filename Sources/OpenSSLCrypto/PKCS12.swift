@@ -52,24 +52,16 @@ public final class PKCS12 {
         }
         let pass = try PKCS12.cString(passphrase, what: "passphrase")
         let name = try PKCS12.cString(friendlyName, what: "friendly name")
-        var stack: OpaquePointer?
-        if let caCertificates {
-            guard let newStack = portcullis_sk_X509_new_null() else { throw CryptoError.fromQueue() }
-            stack = newStack
-            for cert in caCertificates where portcullis_sk_X509_push(newStack, cert.pointer) <= 0 {
-                portcullis_sk_X509_free(newStack)
-                throw CryptoError.fromQueue()
-            }
-        }
         // The stack only borrows the certificates (PKCS12_create copies what it needs).
-        defer { if let stack { portcullis_sk_X509_free(stack) } }
-        let p12 = withExtendedLifetime((certificate, privateKey, caCertificates)) {
-            PKCS12.withOptionalCString(pass) { passPointer in
-                PKCS12.withOptionalCString(name) { namePointer in
-                    PKCS12_create(
-                        passPointer, namePointer, privateKey?.pointer, certificate?.pointer, stack,
-                        NID_pbe_WithSHA1And3_Key_TripleDES_CBC, NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
-                        iterations, macIterations, 0)
+        let p12 = try X509Support.withBorrowedStack(of: caCertificates ?? []) { stack in
+            withExtendedLifetime((certificate, privateKey)) {
+                PKCS12.withOptionalCString(pass) { passPointer in
+                    PKCS12.withOptionalCString(name) { namePointer in
+                        PKCS12_create(
+                            passPointer, namePointer, privateKey?.pointer, certificate?.pointer, stack,
+                            NID_pbe_WithSHA1And3_Key_TripleDES_CBC, NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+                            iterations, macIterations, 0)
+                    }
                 }
             }
         }

@@ -43,23 +43,13 @@ public final class X509StoreContext: @unchecked Sendable {
         guard let context = X509_STORE_CTX_new() else { throw CryptoError.fromQueue() }
         defer { X509_STORE_CTX_free(context) }
 
-        // The stack borrows the certificates (no extra references); `chain` keeps them alive for this call.
-        var untrusted: OpaquePointer?
-        if !chain.isEmpty {
-            guard let stack = portcullis_sk_X509_new_null() else { throw CryptoError.fromQueue() }
-            untrusted = stack
-            for cert in chain where portcullis_sk_X509_push(stack, cert.pointer) <= 0 {
-                portcullis_sk_X509_free(stack)
+        let store = self.store
+        let result = try X509Support.withBorrowedStack(of: chain) { untrusted in
+            guard X509_STORE_CTX_init(context, store.pointer, certificate.pointer, untrusted) == 1 else {
                 throw CryptoError.fromQueue()
             }
+            return withExtendedLifetime((store, certificate)) { X509_verify_cert(context) }
         }
-        defer { if let untrusted { portcullis_sk_X509_free(untrusted) } }
-
-        let store = self.store
-        guard X509_STORE_CTX_init(context, store.pointer, certificate.pointer, untrusted) == 1 else {
-            throw CryptoError.fromQueue()
-        }
-        let result = withExtendedLifetime((store, certificate, chain)) { X509_verify_cert(context) }
         guard result == 1 else {
             let code = X509_STORE_CTX_get_error(context)
             let depth = X509_STORE_CTX_get_error_depth(context)

@@ -3,6 +3,18 @@ internal import COpenSSLShim
 
 /// Helpers shared by the X.509 wrappers (certificates, requests, extensions, stores). Internal only.
 enum X509Support {
+    /// Runs `body` with a `STACK_OF(X509)` that borrows `certificates` (no references are taken, so only the
+    /// stack is freed afterwards), or with nil when there are none. `certificates` stay alive during `body`.
+    static func withBorrowedStack<Result>(of certificates: [X509], _ body: (OpaquePointer?) throws -> Result) throws -> Result {
+        guard !certificates.isEmpty else { return try body(nil) }
+        guard let stack = portcullis_sk_X509_new_null() else { throw CryptoError.fromQueue() }
+        defer { portcullis_sk_X509_free(stack) }
+        for certificate in certificates where portcullis_sk_X509_push(stack, certificate.pointer) <= 0 {
+            throw CryptoError.fromQueue()
+        }
+        return try withExtendedLifetime(certificates) { try body(stack) }
+    }
+
     /// `EVP_get_digestbyname`, with pyOpenSSL's `ValueError("No such digest method")` for unknown names.
     static func digest(named name: String) throws -> OpaquePointer {
         guard !name.utf8.contains(0), let md = EVP_get_digestbyname(name) else {
