@@ -59,22 +59,7 @@ private func connectionVerifyTrampoline(_ preverifyOK: Int32, _ storeContext: Op
     if connection.pendingCallbackError != nil { return 0 }
     guard let callback = connection.connectionCallbacks.verify else { return preverifyOK }
     guard let current = X509_STORE_CTX_get_current_cert(storeContext) else { return 0 }
-    let certificate = X509(retaining: current)
-    let error = X509_STORE_CTX_get_error(storeContext)
-    let depth = X509_STORE_CTX_get_error_depth(storeContext)
-    do {
-        if try callback(connection, certificate, error, depth, preverifyOK != 0) {
-            X509_STORE_CTX_set_error(storeContext, X509_V_OK)
-            return 1
-        }
-    } catch {
-        connection.recordCallbackError(error)
-    }
-    // A rejection must never leave "OK" as the recorded verify result.
-    if X509_STORE_CTX_get_error(storeContext) == X509_V_OK {
-        X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
-    }
-    return 0
+    return verdict(of: callback, for: connection, certificate: current, storeContext: storeContext, preverify: preverifyOK)
 }
 
 /// Info callback trampoline (`SSL_set_info_callback`).

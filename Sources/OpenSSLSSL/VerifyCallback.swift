@@ -71,11 +71,22 @@ func verifyTrampoline(_ preverify: Int32, _ storeContext: OpaquePointer?) -> Int
           let certificatePointer = X509_STORE_CTX_get_current_cert(storeContext) else {
         return preverify
     }
-    let certificate = X509(retaining: certificatePointer)
+    return verdict(of: box.callback, for: connection, certificate: certificatePointer, storeContext: storeContext,
+                   preverify: preverify)
+}
+
+/// Asks a Swift verify callback (set on the Context or on the Connection) about the certificate
+/// `storeContext` is at, and returns OpenSSL's verdict: 1 accepts (the recorded error becomes `X509_V_OK`),
+/// 0 refuses. A thrown error is kept on the Connection for the call that drove the handshake to rethrow.
+func verdict(
+    of callback: Context.VerifyCallback, for connection: Connection, certificate pointer: OpaquePointer,
+    storeContext: OpaquePointer, preverify: Int32
+) -> Int32 {
+    let certificate = X509(retaining: pointer)
     let errorNumber = X509_STORE_CTX_get_error(storeContext)
     let depth = X509_STORE_CTX_get_error_depth(storeContext)
     do {
-        if try box.callback(connection, certificate, errorNumber, depth, preverify != 0) {
+        if try callback(connection, certificate, errorNumber, depth, preverify != 0) {
             X509_STORE_CTX_set_error(storeContext, X509_V_OK)
             return 1
         }
