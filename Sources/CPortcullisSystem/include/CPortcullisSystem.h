@@ -15,6 +15,8 @@
 
 int portcullis_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int portcullis_pipe2(int fds[2], int flags);
+/* glibc's malloc_trim(0): returns free heap pages of every arena to the kernel; 1 when some were released. */
+int portcullis_malloc_trim(void);
 long portcullis_splice(int fd_in, int fd_out, unsigned long len, unsigned int flags);
 
 /* ---- epoll ---- */

@@ -73,6 +73,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private var thread: pthread_t?
     /// Stamps this worker's watchdog heartbeat from the loop (nil when no watchdog runs). Set before `start`.
     var heartbeat: HeartbeatTimer?
+    /// Returns freed memory to the system after a large fall in this worker's connection count.
+    private let trimmer: MemoryTrimmer
 
     /// Accepts per readiness event before yielding to other events (fairness under a connection flood).
     static let acceptBatchLimit = 64
@@ -84,7 +86,9 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
          control: ControlChannel) throws {
         self.index = index
         self.settings = settings
-        self.loop = try EventLoop()
+        let loop = try EventLoop()
+        self.loop = loop
+        self.trimmer = MemoryTrimmer(loop: loop)
         self.router = router
         self.boundSockets = sockets
         self.limiter = limiter
@@ -179,6 +183,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         while let connection = connections.last { connection.finish(.drainDeadline) }
         state = .stopped
         heartbeat?.stop()
+        trimmer.stop()
     }
 
     // MARK: Commands
@@ -366,6 +371,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         }
         connection.listIndex = connections.count
         connections.append(connection)
+        trimmer.opened(count: connections.count)
         metrics?.connectionAccepted()
         connection.start()
     }
@@ -383,6 +389,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             }
             connection.listIndex = -1
             limiter.release()
+            trimmer.closed(count: connections.count)
         }
         if let record, let accessLog { accessLog(record) }
         if state == .draining, connections.isEmpty { state = .stopped }
