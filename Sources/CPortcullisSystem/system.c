@@ -13,6 +13,15 @@
 int portcullis_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
 int portcullis_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int portcullis_malloc_trim(void) { return malloc_trim(0); }
+uint32_t portcullis_counter_add(uint32_t *table, size_t index, uint32_t delta) {
+    return __atomic_add_fetch(&table[index], delta, __ATOMIC_RELAXED);
+}
+uint32_t portcullis_counter_subtract(uint32_t *table, size_t index, uint32_t delta) {
+    return __atomic_sub_fetch(&table[index], delta, __ATOMIC_RELAXED);
+}
+uint32_t portcullis_counter_load(const uint32_t *table, size_t index) {
+    return __atomic_load_n(&table[index], __ATOMIC_RELAXED);
+}
 long portcullis_splice(int fd_in, int fd_out, unsigned long len, unsigned int flags) {
     return splice(fd_in, NULL, fd_out, NULL, len, flags);
 }

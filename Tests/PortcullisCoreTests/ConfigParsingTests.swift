@@ -42,6 +42,7 @@ let minimalHost = """
             error_log = "logs/error.log"
             access_log = "/var/log/portcullis/access.log"
             max_connections = 500
+            max_connections_per_client = 20
             handshake_timeout = "2s"
             idle_timeout = "1h30m"
             connect_timeout = 3
@@ -103,6 +104,7 @@ let minimalHost = """
         #expect(configuration.logDestination == .file("/etc/portcullis/logs/error.log"))
         #expect(configuration.accessLog == .file("/var/log/portcullis/access.log"))
         #expect(configuration.maxConnections == 500)
+        #expect(configuration.maxConnectionsPerClient == 20)
         #expect(configuration.timeouts == Timeouts(handshake: .seconds(2), idle: .seconds(5400), backendConnect: .seconds(3)))
         #expect(configuration.drainTimeout == .milliseconds(250))
 
@@ -157,6 +159,7 @@ let minimalHost = """
         #expect(configuration.logDestination == .stderr)
         #expect(configuration.accessLog == .stdout)
         #expect(configuration.maxConnections == 10_000)
+        #expect(configuration.maxConnectionsPerClient == 0)
         #expect(configuration.timeouts == Timeouts(handshake: .seconds(10), idle: .seconds(300), backendConnect: .seconds(5)))
         #expect(configuration.drainTimeout == .seconds(30))
         let listener = try #require(configuration.listeners.first)
@@ -236,12 +239,14 @@ let minimalHost = """
             log_format = "xml"
             handshake_timeout = "soon"
             access_log = 5
+            max_connections_per_client = -1
 
             """ + minimalHost)
         #expect(found.contains { $0.keyPath == "global.max_connections" && $0.line == 2 && $0.message.contains("from 1 to 10000000, got 0") })
         #expect(found.contains { $0.keyPath == "global.log_format" && $0.message == "expected text or json, got \"xml\"" })
         #expect(found.contains { $0.keyPath == "global.handshake_timeout" && $0.line == 4 && $0.message.contains("got \"soon\"") })
         #expect(found.contains { $0.keyPath == "global.access_log" && $0.message == "expected a string, got an integer" })
+        #expect(found.contains { $0.keyPath == "global.max_connections_per_client" && $0.line == 6 && $0.message.contains("got -1") })
     }
 
     @Test func missingSectionsAndKeys() {

@@ -135,12 +135,12 @@ import Testing
     @Test func theLimiterMaximumChangesForTheNextAcquire() {
         let limiter = ConnectionLimiter(maximum: 3)
         #expect(limiter.tryAcquire() && limiter.tryAcquire())
-        limiter.setMaximum(2)
+        limiter.setMaximum(2, perClient: 0)
         #expect(!limiter.tryAcquire(), "two open, the new maximum is two")
         #expect(limiter.count == 2)
         limiter.release()
         #expect(limiter.tryAcquire())
-        limiter.setMaximum(0)
+        limiter.setMaximum(0, perClient: 0)
         #expect(limiter.maximum == 1)
     }
 }

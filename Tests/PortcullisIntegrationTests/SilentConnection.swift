@@ -4,9 +4,17 @@ import Glibc
 #endif
 
 /// A TCP connection to 127.0.0.1:`port` that never speaks TLS (it holds a slot in the proxy until the
-/// handshake timeout). Returns the descriptor; the caller closes it.
-func silentConnection(_ port: UInt16) -> Int32 {
+/// handshake timeout), from the loopback address `source`. Returns the descriptor; the caller closes it.
+func silentConnection(_ port: UInt16, from source: String = "127.0.0.1") -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    if source != "127.0.0.1" {
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        _ = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
     _ = connectLoopback(fd, port: port)
     return fd
 }

@@ -17,6 +17,11 @@ int portcullis_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 int portcullis_pipe2(int fds[2], int flags);
 /* glibc's malloc_trim(0): returns free heap pages of every arena to the kernel; 1 when some were released. */
 int portcullis_malloc_trim(void);
+/* Relaxed atomic operations on one 32-bit counter of a table shared by threads; add and subtract return the
+ * counter's new value. */
+uint32_t portcullis_counter_add(uint32_t *table, size_t index, uint32_t delta);
+uint32_t portcullis_counter_subtract(uint32_t *table, size_t index, uint32_t delta);
+uint32_t portcullis_counter_load(const uint32_t *table, size_t index);
 long portcullis_splice(int fd_in, int fd_out, unsigned long len, unsigned int flags);
 
 /* ---- epoll ---- */

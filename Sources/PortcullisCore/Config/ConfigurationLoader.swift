@@ -102,6 +102,7 @@ private struct Builder {
             configuration.accessLog = destination(text, allowOff: true, reader: global, key: "access_log")
         }
         configuration.maxConnections = global.int("max_connections", default: 10_000, range: 1...10_000_000)
+        configuration.maxConnectionsPerClient = global.int("max_connections_per_client", default: 0, range: 0...10_000_000)
         configuration.timeouts.handshake = global.duration("handshake_timeout", default: .seconds(10))
         configuration.timeouts.idle = global.duration("idle_timeout", default: .seconds(300))
         configuration.timeouts.backendConnect = global.duration("connect_timeout", default: .seconds(5))

@@ -27,6 +27,10 @@ public struct ProxyConfiguration: Sendable, Equatable {
     /// Connections accepted at most at once over all workers; beyond it new connections are closed right
     /// after `accept`, without a handshake.
     public var maxConnections: Int
+    /// Connections one client (an IPv4 address, an IPv6 /64) may have open at once; beyond it its new
+    /// connections are closed right after `accept` (after the PROXY header on `accept_proxy` listeners).
+    /// 0: no per-client limit.
+    public var maxConnectionsPerClient = 0
     /// Handshake, idle and backend-connect timeouts.
     public var timeouts: Timeouts
     /// How long SIGTERM/SIGINT lets open connections finish before the process exits anyway.

@@ -179,6 +179,7 @@ final class WorkerMetrics: @unchecked Sendable {
         "completed", "handshake_failed", "handshake_timeout", "handshake_aborted", "no_host", "policy_denied",
         "backend_unavailable", "client_reset", "truncated", "backend_reset", "tls_error", "idle_timeout",
         "drain_deadline", "internal_error", "proxy_header_invalid", "proxy_source_denied", "client_gone",
+        "client_limit",
     ]
 
     /// Exhaustive, so a new `CloseReason` case does not compile until it has a counter.
@@ -201,6 +202,7 @@ final class WorkerMetrics: @unchecked Sendable {
         case .proxyHeaderInvalid: return 14
         case .proxySourceDenied: return 15
         case .clientGone: return 16
+        case .clientLimit: return 17
         }
     }
 }

@@ -41,6 +41,8 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     /// The client had already closed when its handshake completed, with no application byte sent (a health
     /// check, `openssl s_client < /dev/null`): finished without opening a backend connection.
     case clientGone
+    /// The client (by the PROXY header's address) already had `max_connections_per_client` open.
+    case clientLimit(String, maximum: Int)
 
     /// The stable token for the access log's `close` field.
     public var code: String {
@@ -62,6 +64,7 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .proxyHeaderInvalid: return "proxy_header_invalid"
         case .proxySourceDenied: return "proxy_source_denied"
         case .clientGone: return "client_gone"
+        case .clientLimit: return "client_limit"
         }
     }
 
@@ -80,6 +83,8 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
             return "the client closed the connection during the handshake"
         case .clientTruncated:
             return "the client closed TCP without close_notify"
+        case .clientLimit(let client, let maximum):
+            return "\(client) already has max_connections_per_client (\(maximum)) open"
         default:
             return nil
         }

@@ -49,6 +49,8 @@ final class ProxyConnection: LoopTimerTarget {
     private var backendToken = EventLoop.Token.none
     /// Index in the worker's connection list (for O(1) removal).
     var listIndex = -1
+    /// Where this connection is counted against `max_connections_per_client` (nil: not counted).
+    var clientSlots: ClientConnectionCounts.Slots?
 
     private(set) var phase = Phase.handshaking
     private var host: (any RoutedHost)?
@@ -199,6 +201,11 @@ final class ProxyConnection: LoopTimerTarget {
             if let source = header.source {
                 clientAddress = source
                 destinationAddress = header.destination
+            }
+            // The balancer is not the client: the original client is counted now that it is known.
+            if let maximum = worker.admitClient(self) {
+                finish(.clientLimit(clientAddress.hostText, maximum: maximum))
+                return
             }
             phase = .handshaking
             continueHandshake()
@@ -734,7 +741,7 @@ final class ProxyConnection: LoopTimerTarget {
             break
         case .clientTruncated, .clientReset, .tlsError:
             abortBackend = true
-        case .backendReset, .proxySourceDenied:
+        case .backendReset, .proxySourceDenied, .clientLimit:
             abortClient = true
         case .drainDeadline, .internalError:
             abortClient = true

@@ -20,7 +20,8 @@ import Synchronization
 ///   that can change in a running process, or nothing (see `ReloadPlan`):
 ///   - hosts, certificates, policies, backends and every listener's TLS and SNI settings: a new table for
 ///     new connections; open connections keep the table they started with;
-///   - `handshake_timeout`, `idle_timeout`, `connect_timeout`, `max_connections` and `drain_timeout`: for
+///   - `handshake_timeout`, `idle_timeout`, `connect_timeout`, `max_connections`,
+///     `max_connections_per_client` and `drain_timeout`: for
 ///     connections accepted after the reload (an open connection keeps the handshake timeout it was
 ///     accepted with, and adopts a new idle timeout at its next idle check, see `RuntimeSettings`;
 ///     lowering `max_connections` closes nothing, it refuses new connections until enough have closed);
@@ -94,7 +95,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         self.reloadConfiguration = reloadConfiguration
         self.accessLog = accessLog
         self.logger = logger
-        self.limiter = ConnectionLimiter(maximum: configuration.maxConnections)
+        self.limiter = ConnectionLimiter(maximum: configuration.maxConnections,
+                                         maximumPerClient: configuration.maxConnectionsPerClient)
         self.control = try ControlChannel()
         self.service = service
     }
@@ -464,7 +466,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         let newSettings = RuntimeSettings(plan.configuration)
         let raisedLimit = newSettings.maxConnections > settings.maxConnections
         settings = newSettings
-        limiter.setMaximum(newSettings.maxConnections)
+        limiter.setMaximum(newSettings.maxConnections, perClient: plan.configuration.maxConnectionsPerClient)
         // More connections need more descriptors: raise the soft limit again (never lowered).
         if raisedLimit { DescriptorLimit.raise(for: plan.configuration, logger: logger) }
         router = newRouter

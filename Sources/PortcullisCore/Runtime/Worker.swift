@@ -336,8 +336,28 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             refuse(fd)
             return
         }
-        guard let context = listener.context else {
+        let proxyHeaderPolicy = settings.proxyHeaderPolicies[listener.listenerName]
+        var clientSlots: ClientConnectionCounts.Slots?
+        // Behind a load balancer every connection comes from the balancer: the client is counted once its
+        // PROXY header has named it (`admitClient`).
+        if proxyHeaderPolicy == nil {
+            switch limiter.tryAcquire(client: address) {
+            case .counted(let slots): clientSlots = slots
+            case .unlimited: break
+            case .refused(let maximum):
+                limiter.release()
+                _ = portcullis_set_linger_zero(fd)
+                close(fd)
+                noteRefusal(reason: "max_connections_per_client (\(maximum)) reached by \(address.hostText)")
+                return
+            }
+        }
+        func giveBack() {
             limiter.release()
+            if let clientSlots { limiter.release(client: clientSlots) }
+        }
+        guard let context = listener.context else {
+            giveBack()
             close(fd)
             noteRefusal(reason: "listener \(listener.listenerName) serves no host")
             return
@@ -347,7 +367,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         do {
             tls = try Connection(context: context, socket: fd)
         } catch {
-            limiter.release()
+            giveBack()
             close(fd)
             logger.error("worker \(index): cannot create a TLS connection: \(error)")
             return
@@ -359,12 +379,13 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         let connection = ProxyConnection(
             worker: self, router: router, listenerName: listener.listenerName,
             id: UInt64(index) << 48 | connectionCounter, clientFD: fd, clientAddress: address, tls: tls, now: loop.now,
-            proxyHeaderPolicy: settings.proxyHeaderPolicies[listener.listenerName]
+            proxyHeaderPolicy: proxyHeaderPolicy
         )
+        connection.clientSlots = clientSlots
         do {
             connection.clientToken = try loop.register(fd, target: .client(connection))
         } catch {
-            limiter.release()
+            giveBack()
             close(fd)
             logger.error("worker \(index): cannot register a connection: \(error)")
             return
@@ -378,6 +399,21 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
 
     // MARK: Connection support
 
+    /// Counts `connection` against `max_connections_per_client` by its client address (for `accept_proxy`
+    /// listeners, once the PROXY header named the client). Returns the maximum when the client is over it
+    /// (the connection must then finish), nil when admitted.
+    func admitClient(_ connection: ProxyConnection) -> Int? {
+        switch limiter.tryAcquire(client: connection.clientAddress) {
+        case .counted(let slots):
+            connection.clientSlots = slots
+            return nil
+        case .unlimited:
+            return nil
+        case .refused(let maximum):
+            return maximum
+        }
+    }
+
     /// Called by a connection once it has closed its sockets.
     func connectionFinished(_ connection: ProxyConnection, record: ConnectionRecord?) {
         let position = connection.listIndex
@@ -389,6 +425,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             }
             connection.listIndex = -1
             limiter.release()
+            if let slots = connection.clientSlots { limiter.release(client: slots) }
+            connection.clientSlots = nil
             trimmer.closed(count: connections.count)
         }
         if let record, let accessLog { accessLog(record) }
