@@ -320,12 +320,13 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         noteRefusal(reason: "max_connections (\(limiter.maximum)) reached")
     }
 
-    /// Counts refusals and logs them at most once a second per worker, so a flood cannot flood the log.
-    private func noteRefusal(reason: String) {
+    /// Counts refusals and logs them at most once a second per worker, so a flood cannot flood the log (nor
+    /// cost a formatted reason per refusal).
+    private func noteRefusal(reason: @autoclosure () -> String) {
         metrics?.connectionRefused()
         refusedSinceLog += 1
         if loop.now &- lastRefusalLog >= 1_000_000_000 {
-            logger.warning("worker \(index): refused \(refusedSinceLog) connection(s): \(reason)")
+            logger.warning("worker \(index): refused \(refusedSinceLog) connection(s): \(reason())")
             refusedSinceLog = 0
             lastRefusalLog = loop.now
         }
