@@ -5,6 +5,7 @@
 #
 #   bench/run.sh                      # everything (about 11 minutes, plus the first release build)
 #   BENCH_QUICK=1 bench/run.sh        # smoke run: 1 s per figure, 1 round, 200 idle connections (~3 minutes)
+#   BENCH_PARTS=memory bench/run.sh   # only the idle-connection memory figures ("rates" = the others)
 #   BENCH_DURATION=3 bench/run.sh     # shorter figures
 #   BENCH_SERVERS="haproxy portcullis" bench/run.sh
 #   PORTCULLIS_BIN=/path/portcullis BENCH_SKIP_BUILD=1 bench/run.sh
@@ -35,6 +36,7 @@ IDLE_COUNTS=(${BENCH_IDLE_COUNTS:-$DEF_IDLE})
 ALL_SERVERS=(haproxy hitch stunnel nginx portcullis)
 SERVERS=(${BENCH_SERVERS:-${ALL_SERVERS[*]}})
 PORT_BASE=${BENCH_PORT_BASE:-24400}
+PARTS=" ${BENCH_PARTS:-rates memory} "   # "rates" (handshakes, bulk) and/or "memory" (idle connections)
 declare -A DISPLAY=([haproxy]=HAProxy [hitch]=hitch [stunnel]=stunnel [nginx]=nginx [portcullis]=Portcullis)
 for s in "${SERVERS[@]}"; do
     [ -n "${DISPLAY[$s]:-}" ] || { echo "unknown server '$s' in BENCH_SERVERS (known: ${ALL_SERVERS[*]})" >&2; exit 2; }
@@ -455,10 +457,14 @@ say "$VERSIONS"
 # count of the 8 handshake figures); memory restarts every server (~4 s with its warm-up) and opens the idle
 # connections at roughly 1,000 per second (+3.5 s settle and close per count).
 estimate_seconds() {
-    local n=${#SERVERS[@]} c total
-    total=$(awk -v n="$n" -v r="$ROUNDS" -v w="$WARMUP" -v d="$DURATION" 'BEGIN{printf "%d", n * r * (12 * (w + d + 0.3) + 8 * 0.3)}')
-    total=$(( total + n * 4 + n * 2 ))
-    for c in "${IDLE_COUNTS[@]}"; do total=$(( total + n * (c / 1000 + 4) )); done
+    local n=${#SERVERS[@]} c total=$(( ${#SERVERS[@]} * 2 ))
+    if [[ "$PARTS" == *" rates "* ]]; then
+        total=$(( total + $(awk -v n="$n" -v r="$ROUNDS" -v w="$WARMUP" -v d="$DURATION" 'BEGIN{printf "%d", n * r * (12 * (w + d + 0.3) + 8 * 0.3)}') ))
+    fi
+    if [[ "$PARTS" == *" memory "* ]]; then
+        total=$(( total + n * 4 ))
+        for c in "${IDLE_COUNTS[@]}"; do total=$(( total + n * (c / 1000 + 4) )); done
+    fi
     echo "$total"
 }
 EST=$(estimate_seconds)
@@ -738,16 +744,18 @@ measure_idle() {   # server count -> VAL[mem_<count>,server] in KiB per connecti
 }
 
 # ---------------------------------------------------------------------------------------------------
-say "starting the backend and the servers (ports $PORT_BASE..$((PORT_BASE + 4)))"
+say "starting the backend and the servers (ports $PORT_BASE..$((PORT_BASE + N_PORTS - 1)))"
 start_backend
 for s in "${SERVERS[@]}"; do
     if start_server "$s"; then say "$s is up (pid ${SERVER_PID[$s]})"; else say "$s UNAVAILABLE: ${UNAVAILABLE[$s]}"; fi
 done
 
-# Each handshake connection carries a 1-byte request and its echo through the backend, so both proxies do
-# the same work (connect to the backend, relay both ways). Without it, HAProxy skips the backend connect for
-# a client that has already closed; the one "no request" figure shows that case.
+# Each handshake connection carries a 1-byte request and its echo through the backend, so every proxy does
+# the same work (connect to the backend, relay both ways). The one "no request" figure closes right after the
+# handshake: a proxy may then skip the backend (HAProxy, and Portcullis with close reason client_gone) or not;
+# the backend connections per handshake in its notes show which did.
 HS="handshake --threads $HS_THREADS --conns $HS_CONNS --src-ips 16 --echo"
+if [[ "$PARTS" == *" rates "* ]]; then
 measure hs_rsa_13 "Full handshakes/s, RSA-2048, TLS 1.3" "hs/s" higher rate server_cpu_us_per_hs rsa $HS --tls 1.3
 measure hs_rsa_12 "Full handshakes/s, RSA-2048, TLS 1.2" "hs/s" higher rate server_cpu_us_per_hs rsa $HS --tls 1.2
 measure hs_ec_13 "Full handshakes/s, ECDSA P-256, TLS 1.3" "hs/s" higher rate server_cpu_us_per_hs ec $HS --tls 1.3
@@ -760,9 +768,11 @@ measure bulk_up_1 "Bulk MB/s, 1 conn, client->backend" "MB/s" higher mb_per_s se
 measure bulk_down_1 "Bulk MB/s, 1 conn, backend->client" "MB/s" higher mb_per_s server_cpu_s_per_gb ec bulk --tls 1.3 --direction down --conns 1 --threads 1
 measure bulk_up_16 "Bulk MB/s, 16 conns, client->backend" "MB/s" higher mb_per_s server_cpu_s_per_gb ec bulk --tls 1.3 --direction up --conns 16 --threads 2
 measure bulk_down_16 "Bulk MB/s, 16 conns, backend->client" "MB/s" higher mb_per_s server_cpu_s_per_gb ec bulk --tls 1.3 --direction down --conns 16 --threads 2
+fi
 
 # Memory: fresh servers, a short warm-up (so lazy one-time allocations count in the baseline), then
 # N idle connections on top of that baseline.
+if [[ "$PARTS" == *" memory "* ]]; then
 say "memory: restarting the servers"
 for s in "${SERVERS[@]}"; do
     [ -n "${UNAVAILABLE[$s]:-}" ] && continue
@@ -778,7 +788,7 @@ for s in "${SERVERS[@]}"; do
     [ -n "${SERVER_PID[$s]:-}" ] || continue
     BASELINE[$s]=$(rss_kb "$s"); PSS_BASELINE[$s]=$(pss_kb "$s")
     say "$(printf '%-10s baseline: Rss %s KiB, Pss %s KiB over %s process(es): %s' "$s" "${BASELINE[$s]}" "${PSS_BASELINE[$s]}" \
-        "$(server_pids "$s" | wc -l)" "$(ps -o pid=,ppid=,nlwp=,comm= -p "$(server_pids "$s" | paste -sd, -)" | awk '{printf "%s%s(pid %s, parent %s, %s threads)", NR > 1 ? ", " : "", $4, $1, $2, $3}')")"
+        "$(server_pids "$s" | wc -l)" "$(ps -o pid=,ppid=,nlwp=,comm= -p "$(server_pids "$s" | paste -sd, -)" | awk '{printf "%s%s(pid %s, parent %s, %s threads)", (NR > 1 ? ", " : ""), $4, $1, $2, $3}')")"
 done
 for n in "${IDLE_COUNTS[@]}"; do
     key=mem_$n
@@ -786,6 +796,7 @@ for n in "${IDLE_COUNTS[@]}"; do
     note_busy
     for s in "${SERVERS[@]}"; do measure_idle "$s" "$n"; done
 done
+fi
 note_busy
 
 # ---------------------------------------------------------------------------------------------------
