@@ -455,7 +455,7 @@ say "$VERSIONS"
 # Expected length of the run, from per-step costs seen on a 2-core machine: each of the 12 rate figures runs
 # warm-up + duration per server and round (+0.3 s client start-up, +0.3 s more for the backend-connection
 # count of the 8 handshake figures); memory restarts every server (~4 s with its warm-up) and opens the idle
-# connections at roughly 1,000 per second (+3.5 s settle and close per count).
+# connections at roughly 800 per second (+4 s settle and close per count).
 estimate_seconds() {
     local n=${#SERVERS[@]} c total=$(( ${#SERVERS[@]} * 2 ))
     if [[ "$PARTS" == *" rates "* ]]; then
@@ -463,7 +463,7 @@ estimate_seconds() {
     fi
     if [[ "$PARTS" == *" memory "* ]]; then
         total=$(( total + n * 4 ))
-        for c in "${IDLE_COUNTS[@]}"; do total=$(( total + n * (c / 1000 + 4) )); done
+        for c in "${IDLE_COUNTS[@]}"; do total=$(( total + n * (c / 800 + 4) )); done
     fi
     echo "$total"
 }
