@@ -286,10 +286,10 @@ session_tickets = true
 EOF
 
 # hitch 1.7: one frontend per port, each with its own PEM (certificate + key). No session-cache setting in
-# Debian's build (OpenSSL's internal cache per worker process: 20480 entries, 7200 s), no handshake,
-# idle or connect timeouts, no connection limit.
+# Debian's build (OpenSSL's internal cache per worker process, OpenSSL's default size and lifetime), no idle timeout, no
+# connection limit; its handshake and backend-connect timeouts are built in (1.7's configuration grammar has
+# no keys for them). ocsp-dir = "": no OCSP-fetching helper process (no responder to ask here).
 # hitch refuses to run its workers as root: as root they drop to nobody (nginx's workers do the same by default).
-mkdir -p "$W/hitch-ocsp"
 HITCH_USER=""
 if [ "$(id -u)" = 0 ]; then
     HITCH_USER="user = \"nobody\""
@@ -316,7 +316,7 @@ ciphers = "$CIPHERS"
 ciphersuites = "$SUITES"
 log-level = 1
 syslog = off
-ocsp-dir = "$W/hitch-ocsp"
+ocsp-dir = ""
 $HITCH_USER
 EOF
 
@@ -548,6 +548,9 @@ start_server() {   # name -> 0 when it serves TLS and echoes through the backend
             ;;
         hitch)
             hitch --test --config="$W/hitch.conf" >>"$log" 2>&1 || { UNAVAILABLE[$name]="hitch --test rejected the config (logs/hitch.log)"; return 1; }
+            if grep -q 'Ignoring unknown configuration key' "$log"; then
+                UNAVAILABLE[$name]="hitch ignored keys of the generated config: $(grep -m1 'Ignoring unknown' "$log")"; return 1
+            fi
             hitch --config="$W/hitch.conf" --pidfile="$W/hitch.pid" >>"$log" 2>&1 &
             ;;
         stunnel)
