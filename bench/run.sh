@@ -854,8 +854,11 @@ cpu_unit_of() { case $1 in bulk*) echo "CPU s/GB" ;; mem*) echo "RSS KiB" ;; *) 
 # the memory figures' RSS (baseline -> loaded -> after close); the notes (rounds, resumption, backend
 # connections per handshake, failures) follow.
 HAVE_PC=0; want portcullis && HAVE_PC=1
+HAVE_RATES=0; HAVE_MEM=0
+for key in "${FIGURES[@]}"; do if [[ "$key" == mem* ]]; then HAVE_MEM=1; else HAVE_RATES=1; fi; done
 {
-    echo "Portcullis vs ${SERVERS[*]} — $END_DATE"
+    peers=""; for s in "${SERVERS[@]}"; do [ "$s" != portcullis ] && peers+="${peers:+, }${DISPLAY[$s]}"; done
+    echo "Portcullis vs ${peers:-nothing} — $END_DATE"
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -r); $BUSY_LABEL"
     echo "Versions: $VERSIONS"
     echo "Setup: $WORKERS workers/threads where the server has them (stunnel: a thread per connection), same certificates, client offers only AES-128-GCM (TLS 1.3: TLS_AES_128_GCM_SHA256, TLS 1.2: ECDHE-*-AES128-GCM-SHA256), X25519;"
@@ -876,6 +879,7 @@ HAVE_PC=0; want portcullis && HAVE_PC=1
         if (( HAVE_PC )) && [ -n "$bp" ]; then r=$(ratio "${bp#* }" "${VAL[$key,portcullis]:-}"); rk=$(rank_of_portcullis "$key" "${BETTER[$key]}"); fi
         printf '  %-20s %7s %5s  %s\n' "${bp:+${DISPLAY[${bp% *}]} ${bp#* }}" "$r" "$rk" "${BETTER[$key]}"
     done
+    if (( HAVE_RATES )); then
     echo
     echo "Server CPU per operation (user+system over the measured window; lower is better)"
     printf '%-52s' "Figure [unit]"
@@ -889,12 +893,15 @@ HAVE_PC=0; want portcullis && HAVE_PC=1
         (( HAVE_PC )) && [ -n "$bp" ] && r=$(ratio "${bp#* }" "${CPU[$key,portcullis]:-}")
         printf '  %-20s %7s\n' "${bp:+${DISPLAY[${bp% *}]} ${bp#* }}" "$r"
     done
+    fi
+    if (( HAVE_MEM )); then
     echo
     echo "Memory: RSS KiB, baseline -> with the idle connections -> after they closed"
     for key in "${FIGURES[@]}"; do
         [[ "$key" == mem* ]] || continue
         for s in "${SERVERS[@]}"; do printf '  %-40s %-11s %s\n' "${LABEL[$key]}" "${DISPLAY[$s]}" "${CPU[$key,$s]:--}"; done
     done
+    fi
     echo
     echo "Notes"
     for key in "${FIGURES[@]}"; do
@@ -925,6 +932,7 @@ HAVE_PC=0; want portcullis && HAVE_PC=1
         if (( HAVE_PC )) && [ -n "$bp" ]; then r=$(ratio "${bp#* }" "${VAL[$key,portcullis]:-}"); rk=$(rank_of_portcullis "$key" "${BETTER[$key]}"); fi
         echo "$row ${bp:+${DISPLAY[${bp% *}]} ${bp#* }} | **$r** | $rk | ${BETTER[$key]} |"
     done
+    if (( HAVE_RATES )); then
     echo
     echo "Server CPU per operation (user+system over the measured window; lower is better):"
     echo
@@ -938,6 +946,8 @@ HAVE_PC=0; want portcullis && HAVE_PC=1
         (( HAVE_PC )) && [ -n "$bp" ] && r=$(ratio "${bp#* }" "${CPU[$key,portcullis]:-}")
         echo "$row ${bp:+${DISPLAY[${bp% *}]} ${bp#* }} | **$r** |"
     done
+    fi
+    if (( HAVE_MEM )); then
     echo
     echo "Memory, RSS KiB baseline → with the idle connections → after they closed:"
     echo
@@ -947,6 +957,7 @@ HAVE_PC=0; want portcullis && HAVE_PC=1
         [[ "$key" == mem* ]] || continue
         for s in "${SERVERS[@]}"; do echo "| ${LABEL[$key]} | ${DISPLAY[$s]} | ${CPU[$key,$s]:--} | ${NOTE[$key,$s]:-} |"; done
     done
+    fi
     echo
     echo "Notes (rounds, resumption, backend connections per handshake, failures):"
     echo
