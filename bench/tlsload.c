@@ -23,6 +23,9 @@
  *   tlsload backend --port P [--threads T]
  *       Plaintext epoll server on 127.0.0.1. The first byte a client sends picks the behaviour:
  *       'E' echo, 'D' discard, 'S' source (send until the peer goes away). Anything else: discard.
+ *       On SIGUSR1 it prints "ACCEPTED <n>" on stderr: the connections accepted so far (bench/run.sh
+ *       compares that with the handshakes to see which proxies connect to the backend for a client that
+ *       sent nothing).
  *
  * Every load mode prints exactly one line "RESULT key=value ..." on stdout (plus diagnostics on stderr).
  * Rates are measured over [warmup, warmup + duration] only. With --cpu-pids the CPU time (user + system,
@@ -749,8 +752,8 @@ static int run_client(void)
            w0->group[0] ? w0->group : "-", w0->keytype[0] ? w0->keytype : "-");
     if (O.mode == MODE_HANDSHAKE) {
         double rate = (double)t.ok / O.duration;
-        printf(" handshakes=%llu rate=%.1f reused=%llu not_reused=%llu unexpected_reuse=%llu",
-               (unsigned long long)t.ok, rate, (unsigned long long)t.reused, (unsigned long long)t.not_reused,
+        printf(" handshakes=%llu handshakes_total=%llu rate=%.1f reused=%llu not_reused=%llu unexpected_reuse=%llu",
+               (unsigned long long)t.ok, (unsigned long long)t.ok_total, rate, (unsigned long long)t.reused, (unsigned long long)t.not_reused,
                (unsigned long long)t.unexpected_reuse);
         if (O.resume)
             printf(" resumed_rate=%.1f", (double)t.reused / O.duration);
@@ -797,6 +800,14 @@ struct bconn {
 };
 
 static unsigned char *g_source_buf;
+static atomic_ullong g_backend_accepts;
+static volatile sig_atomic_t g_backend_report;
+
+static void on_backend_report(int sig)
+{
+    (void)sig;
+    g_backend_report = 1;
+}
 #define BACKEND_BUF 65536
 
 static void bconn_close(struct bconn *b)
@@ -920,6 +931,7 @@ static void *backend_worker(void *arg)
                             usleep(1000);   /* never spin on EMFILE */
                         break;
                     }
+                    atomic_fetch_add_explicit(&g_backend_accepts, 1, memory_order_relaxed);
                     int one = 1;
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     struct bconn *b = calloc(1, sizeof *b);
@@ -941,6 +953,8 @@ static int run_backend(void)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction su = { .sa_handler = on_backend_report };
+    sigaction(SIGUSR1, &su, NULL);
     if (posix_memalign((void **)&g_source_buf, 4096, BACKEND_BUF) != 0)
         die("posix_memalign");
     memset(g_source_buf, 's', BACKEND_BUF);
@@ -963,6 +977,15 @@ static int run_backend(void)
     fprintf(stderr, "backend listening on %s:%d (%d thread%s)\n", O.host, O.port, O.threads, O.threads > 1 ? "s" : "");
     for (int i = 0; i < O.threads; i++)
         pthread_create(&bws[i].thread, NULL, backend_worker, &bws[i]);
+    /* SIGUSR1 may land on any thread; this one answers it (the workers only see EINTR). */
+    while (!g_stop) {
+        if (g_backend_report) {
+            g_backend_report = 0;
+            fprintf(stderr, "ACCEPTED %llu\n", (unsigned long long)atomic_load(&g_backend_accepts));
+            fflush(stderr);
+        }
+        usleep(10000);
+    }
     for (int i = 0; i < O.threads; i++)
         pthread_join(bws[i].thread, NULL);
     return 0;
