@@ -726,7 +726,7 @@ measure_idle() {   # server count -> VAL[mem_<count>,server] in KiB per connecti
     kill -TERM "$cpid" 2>/dev/null
     wait "$cpid" 2>/dev/null
     forget_pid "$cpid"
-    sleep 1
+    sleep 3   # every server gets the same time to give memory back (Portcullis trims 2 s after a large fall)
     local closed line
     closed=$(rss_kb "$s")   # after the client closed them all: how much the server gives back
     line=$(grep '^RESULT' "$out")
