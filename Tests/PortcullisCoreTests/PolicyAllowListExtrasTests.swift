@@ -203,6 +203,32 @@ import Testing
         #expect(reason.contains("email:Robot@Fleet.Example") && reason.contains("IP:192.0.2.44") && reason.contains("IP:2001:db8::44"), "\(reason)")
     }
 
+    @Test func resumedSessionsArePinnedToo() throws {
+        let pki = try HostPKI.shared()
+        let pin = try pipelinePin(pki.client.certificate)
+        let table = try HostTable.compile(proxyConfiguration([hostConfiguration(
+            "api", pki.api, names: ["api.example.com"],
+            client: ClientPolicyConfiguration(verify: .require, caFile: pki.ca.certificate, allowPublicKeyPins: [pin]))],
+            defaultHost: "api"), logger: logger)
+        let clientContext = try Context(method: .tlsClient)
+        try clientContext.useCertificateChainFile(pki.client.certificate)
+        try clientContext.usePrivateKeyFile(pki.client.key)
+        let first = try handshake(listener: table.listeners[0], serverName: "api.example.com", clientContext: clientContext)
+        #expect(first.succeeded)
+        let session = try #require(first.client.getSession())
+        let resumed = try handshake(listener: table.listeners[0], serverName: "api.example.com", session: session, clientContext: clientContext)
+        #expect(resumed.server.sessionReused())
+        #expect(table.hosts[0].admission(resumed.server) == Admission(.allow, matchedEntry: "spki=\(pin)"))
+        // The same resumed connection judged by a host pinned to another key is an allow-list miss.
+        let other = try HostTable.compile(proxyConfiguration([hostConfiguration(
+            "api", pki.api, names: ["api.example.com"],
+            client: ClientPolicyConfiguration(verify: .require, caFile: pki.ca.certificate,
+                                              allowPublicKeyPins: [PublicKeyPin.encode([UInt8](repeating: 3, count: 32))]))],
+            defaultHost: "api"), logger: logger)
+        let miss = other.hosts[0].admission(resumed.server)
+        #expect(!miss.decision.isAllowed && miss.allowListMiss)
+    }
+
     // MARK: PROXY v2 client certificate
 
     @Test func version2CarriesTheClientCertificateAsSubTLV0x28() throws {
