@@ -30,7 +30,7 @@ public struct ConnectionRecord: Sendable {
     /// Client certificate verification outcome: `none` (no certificate), `ok`, or the X509_V error text.
     public var clientVerify: String
     /// The allow-list entry that admitted the client (`cn=alice`, `email=a@example.com`, `ip=192.0.2.7`,
-    /// `spki=...`; `*` when the host has no allow-list); nil when none was applied.
+    /// `spki=...`); nil when no allow-list was applied (none configured, no certificate, or refused).
     public var allowedBy: String?
     /// Set when the allow-list refused the client and it was sent to `client_refused_backend` instead of
     /// being closed: the refusal reason.
