@@ -178,7 +178,7 @@ extension Cert {
         static let configuration = CommandConfiguration(
             commandName: "dev-client",
             abstract: "Issue a client certificate (clientAuth) for NAME from the development CA.",
-            discussion: "Writes DIR/NAME.pem and DIR/NAME.key. NAME is the common name (allow_cn); --uri adds SAN URIs (allow_uri, e.g. SPIFFE IDs), --dns SAN DNS names (allow_dns), --ou an organizational unit (allow_ou).")
+            discussion: "Writes DIR/NAME.pem and DIR/NAME.key. NAME is the common name (allow_cn); --uri adds SAN URIs (allow_uri, e.g. SPIFFE IDs), --dns SAN DNS names (allow_dns), --email SAN e-mail addresses (allow_email), --ip SAN IP addresses (allow_ip), --ou an organizational unit (allow_ou).")
 
         @Argument(help: "The client's common name.")
         var name: String
@@ -191,6 +191,9 @@ extension Cert {
 
         @Option(help: "A SAN e-mail address (repeatable).")
         var email: [String] = []
+
+        @Option(help: "A SAN IP address, IPv4 or IPv6 (repeatable).")
+        var ip: [String] = []
 
         @Option(help: "Organizational unit (OU) of the subject.")
         var ou: String?
@@ -205,6 +208,7 @@ extension Cert {
                 entries += try uri.map { try SubjectAltName(parsing: "URI:" + $0) }
                 entries += try dns.map { try SubjectAltName(parsing: "DNS:" + $0) }
                 entries += try email.map { try SubjectAltName(parsing: "email:" + $0) }
+                entries += try ip.map { try SubjectAltName(parsing: "IP:" + $0) }
                 var attributes: [(field: String, value: String)] = []
                 if let ou { attributes.append(("OU", ou)) }
                 attributes.append(("CN", name))

@@ -171,6 +171,7 @@ public enum CertificateInspector {
         if let key = try? certificate.getPubkey() { lines.append(field("Key", keyDescription(key))) }
         lines.append(field("Signature", (try? certificate.getSignatureAlgorithm()) ?? "unknown"))
         lines.append(field("SHA-256", (try? certificate.digest("sha256")) ?? "unavailable"))
+        lines.append(field("SPKI pin", (try? PublicKeyPin.text(of: certificate)).map { "\($0) (allow_spki_sha256)" } ?? "unavailable"))
         if certificate.getSubject() == certificate.getIssuer() { lines.append(field("Self-issued", "yes (subject = issuer)")) }
         lines += extensionLines((0..<certificate.getExtensionCount()).compactMap { try? certificate.getExtension(at: $0) })
         return lines.joined(separator: "\n")

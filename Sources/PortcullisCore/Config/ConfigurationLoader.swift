@@ -278,13 +278,15 @@ private struct Builder {
         client.allowDNSNames = reader.stringArray("allow_dns") ?? []
         client.allowURIs = reader.stringArray("allow_uri") ?? []
         client.allowOrganizationalUnits = reader.stringArray("allow_ou") ?? []
+        readAllowListExtras(reader, into: &client)
         if client.verify != .none && client.caFile == nil && client.caDirectory == nil {
             reader.report("client_verify", "client_verify = \"\(client.verify.rawValue)\" needs client_ca_file or client_ca_dir (the CAs client certificates must chain to)")
         }
         let verifyText = reader.table["client_verify"]?.string?.lowercased()
         let explicitlyNone = verifyText == nil || verifyText == "none" || verifyText == "off"
         if client.verify == .none && explicitlyNone && !(reader.table.contains(key: "client_verify") && verifyText == nil) {
-            for key in ["client_ca_file", "client_ca_dir", "client_crl_file", "allow_cn", "allow_dns", "allow_uri", "allow_ou"] where reader.contains(key) {
+            for key in ["client_ca_file", "client_ca_dir", "client_crl_file", "allow_cn", "allow_dns", "allow_uri", "allow_ou",
+                        "allow_email", "allow_ip", "allow_spki_sha256", "client_refused_backend"] where reader.contains(key) {
                 reader.report(key, "has no effect with client_verify = \"none\"; set client_verify = \"optional\" or \"require\"")
             }
         }
@@ -295,12 +297,68 @@ private struct Builder {
             name: name, serverNames: serverNames, certificates: certificates, backends: backends,
             proxyProtocol: proxyProtocol, tls: tls, client: client)
         host.inlineCertificate = inline != nil
+        readClientCertificateForwarding(reader, into: &host)
         host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
         if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
             reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")
         }
         reader.reportUnknownKeys()
         return host
+    }
+
+    /// `allow_email`, `allow_ip`, `allow_spki_sha256`: each entry checked here, so a typo is an error naming
+    /// the entry instead of an allow-list entry that can never match.
+    func readAllowListExtras(_ reader: TableReader, into client: inout ClientPolicyConfiguration) {
+        func elementPath(_ key: String, _ offset: Int) -> String {
+            reader.table[key]?.string != nil ? reader.keyPath(key) : "\(reader.keyPath(key))[\(offset)]"
+        }
+        for (offset, text) in (reader.stringArray("allow_email") ?? []).enumerated() {
+            if EmailAddress(text) != nil, !text.contains(where: \.isWhitespace) {
+                client.allowEmails.append(text)
+            } else {
+                sink.report(elementPath("allow_email", offset),
+                            "invalid e-mail address \"\(text)\": expected local-part@domain, e.g. \"alice@example.com\"")
+            }
+        }
+        for (offset, text) in (reader.stringArray("allow_ip") ?? []).enumerated() {
+            switch NetworkPrefix.parse(text) {
+            case .success(let prefix): client.allowIPs.append(prefix)
+            case .failure(let error): sink.report(elementPath("allow_ip", offset), "invalid address \"\(text)\": \(error)")
+            }
+        }
+        for (offset, text) in (reader.stringArray("allow_spki_sha256") ?? []).enumerated() {
+            if PublicKeyPin.decode(text) != nil {
+                client.allowPublicKeyPins.append(text)
+            } else {
+                sink.report(elementPath("allow_spki_sha256", offset),
+                            "invalid pin \"\(text)\": expected 44 characters of standard base64 (with '=' padding) of the SHA-256 of the certificate's DER SubjectPublicKeyInfo, as printed by `portcullis cert inspect` or by `openssl x509 -in client.pem -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64`")
+            }
+        }
+    }
+
+    /// `proxy_client_certificate` (needs PROXY v2 and a client certificate to forward) and
+    /// `client_refused_backend` (needs an allow-list: without one, every verified certificate is admitted and
+    /// nobody would ever be redirected).
+    func readClientCertificateForwarding(_ reader: TableReader, into host: inout HostConfiguration) {
+        host.proxyClientCertificate = reader.bool("proxy_client_certificate", default: false)
+        if host.proxyClientCertificate {
+            if host.proxyProtocol != .v2 {
+                reader.report("proxy_client_certificate", "needs proxy_protocol = \"v2\" (the certificate travels in a PROXY v2 TLV); proxy_protocol is \"\(host.proxyProtocol.rawValue)\"")
+            } else if host.client.verify == .none {
+                reader.report("proxy_client_certificate", "has no effect with client_verify = \"none\" (no client certificate is asked for); set client_verify = \"optional\" or \"require\"")
+            }
+        }
+        guard let text = reader.nonEmptyString("client_refused_backend") else { return }
+        switch BackendAddress.parse(text) {
+        case .success(.unix(let path)): host.refusedBackend = .unix(path: resolvePath(path))
+        case .success(let backend): host.refusedBackend = backend
+        case .failure(let error):
+            reader.report("client_refused_backend", "invalid backend \"\(text)\": \(error)")
+            return
+        }
+        if host.client.verify != .none && !host.client.hasAllowList {
+            reader.report("client_refused_backend", "has no effect without an allow-list (allow_cn, allow_ou, allow_dns, allow_uri, allow_email, allow_ip or allow_spki_sha256): every certificate that verifies is admitted, so no client would ever be redirected")
+        }
     }
 
     /// `certificate` + `key` (+ passphrase, + OCSP response) at host level (`nested == false`, all optional) or inside a

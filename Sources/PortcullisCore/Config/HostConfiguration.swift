@@ -13,6 +13,12 @@ public struct HostConfiguration: Sendable, Equatable {
     public var backends: [BackendAddress]
     /// PROXY protocol header sent to the backend before any client byte.
     public var proxyProtocol: ProxyProtocolVersion
+    /// With `proxyProtocol == .v2`: add the verified client certificate (the leaf, DER) to the header as
+    /// sub-TLV `PP2_SUBTYPE_SSL_CLIENT_CERT` (0x28) of `PP2_TYPE_SSL`, as ghostunnel's `tls-full` mode does.
+    public var proxyClientCertificate: Bool = false
+    /// Where clients go whose certificate verified but matched no allow-list entry (stunnel's `redirect`),
+    /// instead of being closed; nil: they are closed.
+    public var refusedBackend: BackendAddress?
     /// Protocol versions, ciphers, groups, ALPN and tickets.
     public var tls: TLSSettings
     /// Client-certificate verification and allow-list.
@@ -232,6 +238,13 @@ public struct ClientPolicyConfiguration: Sendable, Equatable {
     public var allowDNSNames: [String]
     public var allowURIs: [String]
     public var allowOrganizationalUnits: [String]
+    /// subjectAltName rfc822Name (or, without any, subject emailAddress) values: local part exact, domain
+    /// case-insensitive.
+    public var allowEmails: [String]
+    /// subjectAltName iPAddress values: addresses or CIDR networks, compared as binary addresses.
+    public var allowIPs: [NetworkPrefix]
+    /// SHA-256 pins of the SubjectPublicKeyInfo, standard base64 with padding.
+    public var allowPublicKeyPins: [String]
 
     public init(
         verify: ClientVerifyMode = .none,
@@ -242,7 +255,10 @@ public struct ClientPolicyConfiguration: Sendable, Equatable {
         allowCommonNames: [String] = [],
         allowDNSNames: [String] = [],
         allowURIs: [String] = [],
-        allowOrganizationalUnits: [String] = []
+        allowOrganizationalUnits: [String] = [],
+        allowEmails: [String] = [],
+        allowIPs: [NetworkPrefix] = [],
+        allowPublicKeyPins: [String] = []
     ) {
         self.verify = verify
         self.caFile = caFile
@@ -253,10 +269,14 @@ public struct ClientPolicyConfiguration: Sendable, Equatable {
         self.allowDNSNames = allowDNSNames
         self.allowURIs = allowURIs
         self.allowOrganizationalUnits = allowOrganizationalUnits
+        self.allowEmails = allowEmails
+        self.allowIPs = allowIPs
+        self.allowPublicKeyPins = allowPublicKeyPins
     }
 
     /// True when some allow-list entry is set.
     public var hasAllowList: Bool {
-        !(allowCommonNames.isEmpty && allowDNSNames.isEmpty && allowURIs.isEmpty && allowOrganizationalUnits.isEmpty)
+        !(allowCommonNames.isEmpty && allowDNSNames.isEmpty && allowURIs.isEmpty && allowOrganizationalUnits.isEmpty
+          && allowEmails.isEmpty && allowIPs.isEmpty && allowPublicKeyPins.isEmpty)
     }
 }

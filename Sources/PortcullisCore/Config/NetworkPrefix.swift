@@ -65,6 +65,39 @@ public struct NetworkPrefix: Sendable, Hashable, CustomStringConvertible {
         return high & highMask == self.high && low & lowMask == self.low
     }
 
+    /// True when a raw address (4 bytes IPv4 or 16 bytes IPv6, network order, as a certificate's
+    /// subjectAltName iPAddress stores it) is inside this network. Other lengths never match.
+    func contains(addressBytes bytes: [UInt8]) -> Bool {
+        let high: UInt64
+        let low: UInt64
+        switch bytes.count {
+        case 4:
+            high = 0
+            low = bytes.reduce(UInt64(0xFFFF)) { $0 << 8 | UInt64($1) }
+        case 16:
+            high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        default:
+            return false
+        }
+        let (highMask, lowMask) = Self.masks(length)
+        return high & highMask == self.high && low & lowMask == self.low
+    }
+
+    /// The usual text of a raw 4- or 16-byte address (`192.0.2.7`, `2001:db8::1`); `<n bytes>` otherwise.
+    static func addressText(_ bytes: [UInt8]) -> String {
+        switch bytes.count {
+        case 4:
+            return bytes.map(String.init).joined(separator: ".")
+        case 16:
+            let high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            return text(high: high, low: low, ipv4: false)
+        default:
+            return "<\(bytes.count) bytes>"
+        }
+    }
+
     /// The 128-bit (IPv4-mapped for IPv4) form of an IP socket address, read in place.
     static func mappedBits(of address: SocketAddress) -> (UInt64, UInt64)? {
         withUnsafeBytes(of: address.storage) { raw -> (UInt64, UInt64)? in

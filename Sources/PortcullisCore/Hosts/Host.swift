@@ -27,6 +27,12 @@ public final class Host: Sendable {
     public let sessionIDContext: [UInt8]
     /// The OCSP responses its context staples, one per certificate that has an `ocsp_response_file`.
     package let ocspStaples: [OCSPStaple]
+    /// `proxy_client_certificate`: the PROXY v2 header carries the verified client certificate.
+    public let proxyClientCertificate: Bool
+    /// `client_refused_backend` as a route of its own (nil when unset): the runtime connects clients the
+    /// allow-list refused through it, with the worker's usual candidate cache and round-robin keyed by this
+    /// object instead of the host.
+    public let refusedClientRoute: (any RoutedHost)?
 
     package init(
         configuration: HostConfiguration,
@@ -50,7 +56,27 @@ public final class Host: Sendable {
         self.connectionOptions = connectionOptions
         self.sessionIDContext = sessionIDContext
         self.ocspStaples = ocspStaples
+        self.proxyClientCertificate = configuration.proxyClientCertificate
+        self.refusedClientRoute = configuration.refusedBackend.map {
+            RefusedClientRoute(name: configuration.name, backend: $0, proxyProtocol: configuration.proxyProtocol)
+        }
     }
+}
+
+/// The route of `client_refused_backend`: the host's name (the access log keeps `host=`), the one refused
+/// backend, the host's PROXY header. Only ever used for clients already refused, so it admits everyone.
+final class RefusedClientRoute: RoutedHost {
+    let name: String
+    let backends: [BackendAddress]
+    let proxyProtocol: ProxyProtocolVersion
+
+    init(name: String, backend: BackendAddress, proxyProtocol: ProxyProtocolVersion) {
+        self.name = name
+        self.backends = [backend]
+        self.proxyProtocol = proxyProtocol
+    }
+
+    func admits(_ connection: Connection) -> PolicyDecision { .allow }
 }
 
 /// The outcome of `Host.admits(_:)`.

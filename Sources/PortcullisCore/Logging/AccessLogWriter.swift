@@ -7,6 +7,8 @@
 /// `error="..."` is appended when the close reason carries a detail (failed handshakes, policy refusals).
 /// `client_verify` is `none` (no certificate), `ok`, or the X509_V error text. `via` is the load balancer's
 /// address on listeners that accept PROXY headers (`client` is then the header's source), `-` otherwise.
+/// `allow=` (the allow-list entry that admitted the client, `cn=...`) and `redirected="..."` (the refusal
+/// of a client sent to `client_refused_backend`) follow `client_verify` only when set, like `error`.
 public final class AccessLogWriter: Sendable {
     let output: LogOutput
     private let format: LogFormat
@@ -29,7 +31,7 @@ public final class AccessLogWriter: Sendable {
             var parts = output.isJournal ? [] : [LogLineFormatter.timestamp()]
             for (key, value) in fields {
                 guard let value else {
-                    if key != "error" { parts.append("\(key)=-") }
+                    if !Self.omittedWhenMissing.contains(key) { parts.append("\(key)=-") }
                     continue
                 }
                 parts.append("\(key)=\(value.isNumber ? value.text : LogLineFormatter.textValue(value.text))")
@@ -39,7 +41,7 @@ public final class AccessLogWriter: Sendable {
             var line = "{\"time\":\"\(LogLineFormatter.timestamp())\""
             for (key, value) in fields {
                 guard let value else {
-                    if key != "error" { line += ",\"\(key)\":null" }
+                    if !Self.omittedWhenMissing.contains(key) { line += ",\"\(key)\":null" }
                     continue
                 }
                 line += ",\"\(key)\":" + (value.isNumber ? value.text : LogLineFormatter.jsonString(value.text))
@@ -55,6 +57,9 @@ public final class AccessLogWriter: Sendable {
         static func number(_ text: String) -> Value { Value(text: text, isNumber: true) }
     }
 
+    /// Fields left out of the line, rather than written as `-`/`null`, when they have no value.
+    private static let omittedWhenMissing: Set<String> = ["error", "allow", "redirected"]
+
     private static func fields(of record: ConnectionRecord) -> [(String, Value?)] {
         [
             ("client", .string(record.clientAddress)),
@@ -68,6 +73,8 @@ public final class AccessLogWriter: Sendable {
             ("resumed", .number(record.sessionReused ? "true" : "false")),
             ("client_subject", .string(record.clientSubject)),
             ("client_verify", .string(record.clientVerify)),
+            ("allow", .string(record.allowedBy)),
+            ("redirected", .string(record.redirected)),
             ("backend", .string(record.backend)),
             ("bytes_in", .number(String(record.bytesFromClient))),
             ("bytes_out", .number(String(record.bytesToClient))),

@@ -29,6 +29,12 @@ public struct ConnectionRecord: Sendable {
     public var clientSubject: String?
     /// Client certificate verification outcome: `none` (no certificate), `ok`, or the X509_V error text.
     public var clientVerify: String
+    /// The allow-list entry that admitted the client (`cn=alice`, `email=a@example.com`, `ip=192.0.2.7`,
+    /// `spki=...`); nil when no allow-list was applied (none configured, no certificate, or refused).
+    public var allowedBy: String?
+    /// Set when the allow-list refused the client and it was sent to `client_refused_backend` instead of
+    /// being closed: the refusal reason.
+    public var redirected: String?
     /// The backend the bytes went to, if one was connected.
     public var backend: String?
     /// Plaintext bytes received from the client and forwarded to the backend.

@@ -23,4 +23,17 @@ public protocol RoutedHost: AnyObject, Sendable {
     var proxyProtocol: ProxyProtocolVersion { get }
     /// The client-certificate policy, applied after every completed handshake (full or resumed).
     func admits(_ connection: Connection) -> PolicyDecision
+    /// `admits(_:)` with the allow-list entry that matched and whether a refusal was an allow-list miss.
+    func admission(_ connection: Connection) -> Admission
+    /// Where allow-list misses go instead of being closed (`client_refused_backend`), as a route whose
+    /// `backends` the runtime connects to; nil: they are closed.
+    var refusedClientRoute: (any RoutedHost)? { get }
+    /// Put the verified client certificate into the PROXY v2 header (`proxy_client_certificate`).
+    var proxyClientCertificate: Bool { get }
+}
+
+extension RoutedHost {
+    public func admission(_ connection: Connection) -> Admission { Admission(admits(connection)) }
+    public var refusedClientRoute: (any RoutedHost)? { nil }
+    public var proxyClientCertificate: Bool { false }
 }

@@ -59,6 +59,10 @@ final class ProxyConnection: LoopTimerTarget {
     private var attempts = 0
     private var backendLabel: String?
     private var lastBackendError = ""
+    /// The allow-list entry that admitted the client (access log `allow=`).
+    private var allowEntry: String?
+    /// Why the allow-list refused a client sent to `client_refused_backend` (access log `redirected=`).
+    private var redirectReason: String?
 
     // MARK: Data path state
 
@@ -249,17 +253,27 @@ final class ProxyConnection: LoopTimerTarget {
             return
         }
         self.host = host
-        if case .deny(let reason) = host.admits(tls) {
-            finish(.policyDenied(reason))
-            return
+        // The backend section below connects to `route`: the host, or for an allow-list miss on a host with
+        // `client_refused_backend` its refused route (same name and PROXY header, the other backend).
+        var route: any RoutedHost = host
+        let admission = host.admission(tls)
+        if case .deny(let reason) = admission.decision {
+            guard admission.allowListMiss, let refused = host.refusedClientRoute else {
+                finish(.policyDenied(reason))
+                return
+            }
+            route = refused
+            redirectReason = reason
+        } else {
+            allowEntry = admission.matchedEntry
+            hostCounters = worker.metrics?.hostAdmitted(host.name, resumed: tls.sessionReused())
         }
-        hostCounters = worker.metrics?.hostAdmitted(host.name, resumed: tls.sessionReused())
-        candidates = worker.backendCandidates(for: host)
+        candidates = worker.backendCandidates(for: route)
         guard !candidates.isEmpty else {
             finish(.backendUnavailable("no backend address could be resolved"))
             return
         }
-        candidateStart = worker.nextBackendStart(for: host, count: candidates.count)
+        candidateStart = worker.nextBackendStart(for: route, count: candidates.count)
         // The backend's PROXY header goes first in the upstream buffer, ahead of any client byte read below.
         if host.proxyProtocol != .off {
             guard let header = proxyHeader(version: host.proxyProtocol), upstream.append(header, pool: worker.pool) else {
@@ -389,7 +403,8 @@ final class ProxyConnection: LoopTimerTarget {
 
     /// The PROXY header for this connection: the client's address and the address it connected to (both from
     /// the load balancer's header when the listener accepts one, so the backend sees the original client),
-    /// plus (v2) ALPN, SNI and the TLS details.
+    /// plus (v2) ALPN, SNI and the TLS details, and with `proxy_client_certificate` the verified client's
+    /// leaf certificate (DER); one too large for a buffer is left out (warned once per host), never fatal.
     private func proxyHeader(version: ProxyProtocolVersion) -> [UInt8]? {
         let destination = destinationAddress ?? SocketAddress.local(of: clientFD) ?? clientAddress
         if version == .v1 {
@@ -397,7 +412,7 @@ final class ProxyConnection: LoopTimerTarget {
         }
         let certificate = tls.getPeerCertificate()
         let verify = tls.getVerifyResult()
-        let details = ProxyProtocolHeader.TLSDetails(
+        var details = ProxyProtocolHeader.TLSDetails(
             version: tls.getProtocolVersionName(),
             cipher: tls.getCipherName(),
             certificateOnConnection: certificate != nil && !tls.sessionReused(),
@@ -405,10 +420,17 @@ final class ProxyConnection: LoopTimerTarget {
             verifyResult: certificate == nil ? 1 : UInt32(truncatingIfNeeded: verify),
             commonName: verify == 0 ? clientIdentity?.commonNames.first : nil
         )
-        let header = ProxyProtocolHeader.v2(
-            source: clientAddress, destination: destination,
-            alpn: tls.getALPNProtoNegotiated(), authority: tls.getServername() ?? [], tls: details
-        )
+        if let certificate, verify == 0, host?.proxyClientCertificate == true {
+            details.clientCertificate = try? Crypto.dumpCertificate(.asn1, certificate)
+        }
+        let alpn = tls.getALPNProtoNegotiated()
+        let authority = tls.getServername() ?? []
+        var header = ProxyProtocolHeader.v2(source: clientAddress, destination: destination, alpn: alpn, authority: authority, tls: details)
+        if let certificate = details.clientCertificate, header.map({ $0.count > BufferPool.bufferSize }) ?? true {
+            OversizedCertificateWarning.note(host: host?.name ?? "?", certificateBytes: certificate.count, limit: BufferPool.bufferSize)
+            details.clientCertificate = nil
+            header = ProxyProtocolHeader.v2(source: clientAddress, destination: destination, alpn: alpn, authority: authority, tls: details)
+        }
         guard let header, header.count <= BufferPool.bufferSize else { return nil }
         return header
     }
@@ -815,6 +837,8 @@ final class ProxyConnection: LoopTimerTarget {
             record.clientVerify = X509VerificationCode(rawValue: Int32(verifyResult)).message
         }
         record.backend = backendLabel
+        record.allowedBy = allowEntry
+        record.redirected = redirectReason
         record.bytesFromClient = bytesFromClient
         record.bytesToClient = bytesToClient
         record.totalDuration = .fromNanoseconds(now &- acceptedAt)

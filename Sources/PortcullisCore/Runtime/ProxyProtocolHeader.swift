@@ -1,6 +1,12 @@
 /// The PROXY protocol header Portcullis sends first on a backend connection, so the backend learns who the
 /// client really is. Byte layout per HAProxy's `doc/proxy-protocol.txt` (version 1: section 2.1; version 2:
 /// section 2.2, TLVs 2.2.1, 2.2.2 and 2.2.6).
+///
+/// The client certificate (`proxy_client_certificate`) travels as sub-TLV 0x28 of `PP2_TYPE_SSL`, holding the
+/// leaf's DER encoding: ghostunnel's `tls-full` mode (`PP2_SUBTYPE_SSL_CLIENT_CERT`), which go-proxyproto and
+/// other PROXY parsers read. The spec has no standard type for it; hitch's alternative, the PEM text in the
+/// custom top-level type 0xE0, sits in the range the spec leaves to each application (so it can clash) and is a
+/// third larger.
 public enum ProxyProtocolHeader {
     /// The TLS facts a version 2 header carries in its `PP2_TYPE_SSL` TLV.
     public struct TLSDetails: Sendable, Equatable {
@@ -17,15 +23,18 @@ public enum ProxyProtocolHeader {
         public var verifyResult: UInt32
         /// The verified client certificate's subject commonName: sub-TLV `PP2_SUBTYPE_SSL_CN`.
         public var commonName: String?
+        /// The verified client certificate (the leaf, DER): sub-TLV `PP2_SUBTYPE_SSL_CLIENT_CERT` (0x28).
+        public var clientCertificate: [UInt8]?
 
         public init(version: String, cipher: String?, certificateOnConnection: Bool, certificateInSession: Bool,
-                    verifyResult: UInt32, commonName: String?) {
+                    verifyResult: UInt32, commonName: String?, clientCertificate: [UInt8]? = nil) {
             self.version = version
             self.cipher = cipher
             self.certificateOnConnection = certificateOnConnection
             self.certificateInSession = certificateInSession
             self.verifyResult = verifyResult
             self.commonName = commonName
+            self.clientCertificate = clientCertificate
         }
     }
 
@@ -39,6 +48,8 @@ public enum ProxyProtocolHeader {
     static let subtypeSSLVersion: UInt8 = 0x21
     static let subtypeSSLCommonName: UInt8 = 0x22
     static let subtypeSSLCipher: UInt8 = 0x23
+    /// Not in the spec; ghostunnel's (and go-proxyproto's) `PP2_SUBTYPE_SSL_CLIENT_CERT`.
+    static let subtypeSSLClientCertificate: UInt8 = 0x28
     // `client` bits of PP2_TYPE_SSL (section 2.2.6).
     static let clientSSL: UInt8 = 0x01
     static let clientCertificateConnection: UInt8 = 0x02
@@ -62,7 +73,8 @@ public enum ProxyProtocolHeader {
     /// Version 2, command PROXY, over TCP/IPv4 (`\x11`) or TCP/IPv6 (`\x21`); `AF_UNSPEC` (`\x00`, no address
     /// block) for anything else. TLVs, in this order, each only when there is something to say:
     /// `PP2_TYPE_ALPN` (the negotiated protocol), `PP2_TYPE_AUTHORITY` (the SNI name), `PP2_TYPE_SSL` with its
-    /// version, commonName and cipher sub-TLVs. Returns nil if the header would exceed the 16-bit length.
+    /// version, commonName, cipher and client-certificate sub-TLVs. Returns nil if the header would exceed the
+    /// 16-bit length.
     public static func v2(
         source: SocketAddress,
         destination: SocketAddress,
@@ -101,6 +113,9 @@ public enum ProxyProtocolHeader {
             }
             if let cipher = tls.cipher, !cipher.isEmpty {
                 guard appendTLV(&value, type: subtypeSSLCipher, value: Array(cipher.utf8)) else { return nil }
+            }
+            if let certificate = tls.clientCertificate, !certificate.isEmpty {
+                guard appendTLV(&value, type: subtypeSSLClientCertificate, value: certificate) else { return nil }
             }
             guard appendTLV(&body, type: typeSSL, value: value) else { return nil }
         }
