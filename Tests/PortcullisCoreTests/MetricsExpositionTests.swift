@@ -206,6 +206,7 @@ struct ParsedExposition {
             .completed, .handshakeFailed("x"), .handshakeTimeout, .clientClosedDuringHandshake, .noHost, .policyDenied("x"),
             .backendUnavailable("x"), .clientReset("x"), .clientTruncated, .backendReset("x"), .tlsError("x"), .idleTimeout,
             .drainDeadline, .internalError("x"), .proxyHeaderInvalid("x"), .proxySourceDenied("x"), .clientGone,
+            .clientLimit("x", maximum: 1),
         ]
         for reason in reasons { #expect(WorkerMetrics.closeCodes[WorkerMetrics.closeIndex(reason)] == reason.code) }
         #expect(Set(WorkerMetrics.closeCodes).count == reasons.count)
