@@ -17,10 +17,17 @@ public protocol ConnectionRouter: AnyObject, Sendable {
 public protocol RoutedHost: AnyObject, Sendable {
     /// The host's name, for the access log.
     var name: String { get }
-    /// Backends in configuration order: tried round-robin, with failover to the next on a failed connect.
+    /// Backends in configuration order: tried in the order `backendHealth.balance` chooses, with failover to
+    /// the next on a failed connect.
     var backends: [BackendAddress] { get }
+    /// Balancing and health settings for `backends` (default: round-robin, passive health with defaults).
+    var backendHealth: BackendHealthConfiguration { get }
     /// The PROXY protocol header to send before any client byte.
     var proxyProtocol: ProxyProtocolVersion { get }
     /// The client-certificate policy, applied after every completed handshake (full or resumed).
     func admits(_ connection: Connection) -> PolicyDecision
+}
+
+extension RoutedHost {
+    public var backendHealth: BackendHealthConfiguration { BackendHealthConfiguration() }
 }
