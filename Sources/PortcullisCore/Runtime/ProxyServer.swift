@@ -29,6 +29,8 @@ import Synchronization
 ///     run to completion); an address the file still lists keeps its sockets (never closed and rebound, so
 ///     no client is refused during a reload), also when it moved to another listener; a changed `backlog`
 ///     is applied to the kept sockets. Sockets inherited from systemd stay as they are.
+///   - active backend health checks (`health_check_interval`): the old table's checker thread is stopped and
+///     one for the new table started; addresses both tables check keep their verdicts (`BackendHealthBoard`);
 ///   - `workers`, `user`, `group`, the log settings and `metrics_listen` only change at a restart: each one
 ///     the file changes is logged as a warning, and everything else is applied.
 ///
