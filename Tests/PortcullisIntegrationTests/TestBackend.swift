@@ -77,8 +77,14 @@ final class TestBackend: @unchecked Sendable {
 
     private var finished = 0
 
+    /// Closes the listening socket. Idempotent: `deinit` (which runs when the accept thread lets go, possibly
+    /// during a later test) must not close the descriptor number again, by then another socket's.
     func stop() {
-        lock.lock(); stopped = true; lock.unlock()
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        lock.unlock()
+        guard !wasStopped else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
