@@ -27,7 +27,8 @@ final class TestBackend: @unchecked Sendable {
     private var accepted = 0
     private var stopped = false
 
-    init(mode: Mode) throws {
+    /// Listens on `port` (0: an ephemeral port, read back into `port`).
+    init(mode: Mode, port: UInt16 = 0) throws {
         self.mode = mode
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw IntegrationError.setup("socket: \(errno)") }
@@ -36,7 +37,7 @@ final class TestBackend: @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        address.sin_port = port.bigEndian
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -46,7 +47,7 @@ final class TestBackend: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
         }
         self.listener = listener
-        port = UInt16(bigEndian: address.sin_port)
+        self.port = UInt16(bigEndian: address.sin_port)
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -76,8 +77,14 @@ final class TestBackend: @unchecked Sendable {
 
     private var finished = 0
 
+    /// Closes the listening socket. Idempotent: `deinit` (which runs when the accept thread lets go, possibly
+    /// during a later test) must not close the descriptor number again, by then another socket's.
     func stop() {
-        lock.lock(); stopped = true; lock.unlock()
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        lock.unlock()
+        guard !wasStopped else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

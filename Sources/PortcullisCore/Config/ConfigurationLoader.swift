@@ -298,6 +298,7 @@ private struct Builder {
             proxyProtocol: proxyProtocol, tls: tls, client: client)
         host.inlineCertificate = inline != nil
         readClientCertificateForwarding(reader, into: &host)
+        host.backendHealth = readBackendHealth(reader)
         host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
         if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
             reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")
@@ -359,6 +360,28 @@ private struct Builder {
         if host.client.verify != .none && !host.client.hasAllowList {
             reader.report("client_refused_backend", "has no effect without an allow-list (allow_cn, allow_ou, allow_dns, allow_uri, allow_email, allow_ip or allow_spki_sha256): every certificate that verifies is admitted, so no client would ever be redirected")
         }
+    }
+
+    /// `balance`, `backend_max_fails`, `backend_fail_timeout` and the `health_check_*` keys of a host.
+    func readBackendHealth(_ reader: TableReader) -> BackendHealthConfiguration {
+        var health = BackendHealthConfiguration()
+        health.balance = reader.choice("balance", BalanceMethod.allCases.map { ($0.rawValue, $0) }, default: .roundRobin,
+                                       aliases: ["roundrobin": "round_robin", "leastconn": "least_connections"])
+        health.maxFails = reader.int("backend_max_fails", default: health.maxFails, range: 0...1_000_000)
+        health.failTimeout = reader.duration("backend_fail_timeout", default: health.failTimeout)
+        let enabled = reader.contains("health_check_interval")
+        let interval = reader.duration("health_check_interval", default: .seconds(2))
+        let timeout = reader.contains("health_check_timeout") ? reader.duration("health_check_timeout", default: .seconds(2)) : nil
+        let rise = reader.int("health_check_rise", default: 2, range: 1...1000)
+        let fall = reader.int("health_check_fall", default: 3, range: 1...1000)
+        if enabled {
+            health.check = HealthCheckConfiguration(interval: interval, timeout: timeout, rise: rise, fall: fall)
+        } else {
+            for key in ["health_check_timeout", "health_check_rise", "health_check_fall"] where reader.contains(key) {
+                reader.report(key, "has no effect without health_check_interval (active health checks are off); set health_check_interval = \"2s\" to turn them on")
+            }
+        }
+        return health
     }
 
     /// `certificate` + `key` (+ passphrase, + OCSP response) at host level (`nested == false`, all optional) or inside a

@@ -9,8 +9,10 @@ public struct HostConfiguration: Sendable, Equatable {
     /// Server certificates. Several are allowed (typically one RSA and one ECDSA); OpenSSL keeps one per key
     /// type and picks by what the client supports.
     public var certificates: [CertificateConfiguration]
-    /// Backends, tried round-robin; a failed connect moves on to the next one.
+    /// Backends, tried in the order `backendHealth.balance` chooses; a failed connect moves on to the next one.
     public var backends: [BackendAddress]
+    /// Balancing, and when a backend address counts as down (passive and active health checks).
+    public var backendHealth = BackendHealthConfiguration()
     /// PROXY protocol header sent to the backend before any client byte.
     public var proxyProtocol: ProxyProtocolVersion
     /// With `proxyProtocol == .v2`: add the verified client certificate (the leaf, DER) to the header as

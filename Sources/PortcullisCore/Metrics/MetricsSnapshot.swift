@@ -37,6 +37,8 @@ struct MetricsSnapshot: Sendable, Equatable {
     var reloadsFailed: UInt64 = 0
     var certificates: [CertificateExpiry] = []
     var ocspResponses: [OCSPResponseExpiry] = []
+    /// Active health checks, one per checked backend address, in configuration order.
+    var backendHealth: [BackendHealthSample] = []
     var workers = 0
 
     /// Adds one worker's counters.

@@ -23,6 +23,8 @@ public final class ProxyMetrics: Sendable {
     private let certificates = Mutex<[CertificateExpiry]>([])
     private let draining = Atomic<Bool>(false)
     private let ocspResponses = Mutex<[OCSPResponseExpiry]>([])
+    /// The active health checks of the table served now (nil: no host has checks).
+    private let backendHealth = Mutex<BackendHealthBoard?>(nil)
     private let buildLabels: [(String, String)]
 
     /// Metrics for a server with `workers` workers.
@@ -61,6 +63,12 @@ public final class ProxyMetrics: Sendable {
         certificates.withLock { $0 = inventory }
         let responses = OCSPResponseExpiry.inventory(of: table)
         ocspResponses.withLock { $0 = responses }
+    }
+
+    /// Replaces the board whose verdicts and check counters the scrape reports (`ProxyServer`, at startup
+    /// and at each reload).
+    func updateBackendHealth(_ board: BackendHealthBoard?) {
+        backendHealth.withLock { $0 = board }
     }
 
     // MARK: Liveness
@@ -110,6 +118,8 @@ public final class ProxyMetrics: Sendable {
         snapshot.reloadsFailed = reloadsFailed.value
         snapshot.certificates = certificates.withLock { $0 }
         snapshot.ocspResponses = ocspResponses.withLock { $0 }
+        let board = backendHealth.withLock { $0 }
+        snapshot.backendHealth = (board?.allTargets ?? []).map(BackendHealthSample.init)
         return snapshot
     }
 
@@ -166,6 +176,18 @@ public final class ProxyMetrics: Sendable {
         out.family("portcullis_backend_connect_failures_total", .counter, help: "Failed connects to a backend (refused, unreachable, timed out).")
         for (pair, value) in snapshot.backendConnectFailures.sorted(by: { $0.key < $1.key }) {
             out.sample("portcullis_backend_connect_failures_total", ["host": pair.first, "backend": pair.second], value)
+        }
+        out.family("portcullis_backend_up", .gauge,
+                   help: "Active health check verdict per backend address: 1 up, 0 down (hosts with health_check_interval only).")
+        for sample in snapshot.backendHealth {
+            out.sample("portcullis_backend_up", [("host", sample.host), ("backend", sample.backend)], formatted: sample.up ? "1" : "0")
+        }
+        out.family("portcullis_backend_checks_total", .counter,
+                   help: "Active health checks per backend address by result: ok, failed (refused, unreachable) or timeout.")
+        for sample in snapshot.backendHealth {
+            out.sample("portcullis_backend_checks_total", ["host": sample.host, "backend": sample.backend, "result": "ok"], sample.succeeded)
+            out.sample("portcullis_backend_checks_total", ["host": sample.host, "backend": sample.backend, "result": "failed"], sample.failed)
+            out.sample("portcullis_backend_checks_total", ["host": sample.host, "backend": sample.backend, "result": "timeout"], sample.timedOut)
         }
         out.family("portcullis_client_verify_failures_total", .counter,
                    help: "Refused client certificates by reason: an X509_V_ERR_* code, no_certificate, or allow_list.")

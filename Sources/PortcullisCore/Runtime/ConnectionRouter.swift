@@ -17,8 +17,11 @@ public protocol ConnectionRouter: AnyObject, Sendable {
 public protocol RoutedHost: AnyObject, Sendable {
     /// The host's name, for the access log.
     var name: String { get }
-    /// Backends in configuration order: tried round-robin, with failover to the next on a failed connect.
+    /// Backends in configuration order: tried in the order `backendHealth.balance` chooses, with failover to
+    /// the next on a failed connect.
     var backends: [BackendAddress] { get }
+    /// Balancing and health settings for `backends` (default: round-robin, passive health with defaults).
+    var backendHealth: BackendHealthConfiguration { get }
     /// The PROXY protocol header to send before any client byte.
     var proxyProtocol: ProxyProtocolVersion { get }
     /// The client-certificate policy, applied after every completed handshake (full or resumed).
@@ -36,4 +39,8 @@ extension RoutedHost {
     public func admission(_ connection: Connection) -> Admission { Admission(admits(connection)) }
     public var refusedClientRoute: (any RoutedHost)? { nil }
     public var proxyClientCertificate: Bool { false }
+}
+
+extension RoutedHost {
+    public var backendHealth: BackendHealthConfiguration { BackendHealthConfiguration() }
 }

@@ -54,9 +54,10 @@ final class ProxyConnection: LoopTimerTarget {
 
     private(set) var phase = Phase.handshaking
     private var host: (any RoutedHost)?
-    private var candidates: [(address: SocketAddress, label: String)] = []
-    private var candidateStart = 0
-    private var attempts = 0
+    /// The host's backend selection in this worker, and the address this connection holds (-1: none).
+    private var selector: BackendSelector?
+    private var attempts = BackendAttempts()
+    private var backendSlot = -1
     private var backendLabel: String?
     private var lastBackendError = ""
     /// The allow-list entry that admitted the client (access log `allow=`).
@@ -268,12 +269,12 @@ final class ProxyConnection: LoopTimerTarget {
             allowEntry = admission.matchedEntry
             hostCounters = worker.metrics?.hostAdmitted(host.name, resumed: tls.sessionReused())
         }
-        candidates = worker.backendCandidates(for: route)
-        guard !candidates.isEmpty else {
+        let selector = worker.backendSelector(for: route)
+        guard !selector.slots.isEmpty else {
             finish(.backendUnavailable("no backend address could be resolved"))
             return
         }
-        candidateStart = worker.nextBackendStart(for: route, count: candidates.count)
+        self.selector = selector
         // The backend's PROXY header goes first in the upstream buffer, ahead of any client byte read below.
         if host.proxyProtocol != .off {
             guard let header = proxyHeader(version: host.proxyProtocol), upstream.append(header, pool: worker.pool) else {
@@ -338,15 +339,18 @@ final class ProxyConnection: LoopTimerTarget {
         return false
     }
 
-    // MARK: 3. Backend connect (round-robin start, failover to the next on failure)
+    // MARK: 3. Backend connect (balance, skip down addresses, failover to the next on failure)
 
+    /// Connects to the next address the host's selector picks: the up addresses in the balance's order, then
+    /// (all up ones failed, or none is up) the down ones in configuration order. Each address at most once.
     private func connectNextBackend() {
-        while attempts < candidates.count {
-            let candidate = candidates[(candidateStart + attempts) % candidates.count]
-            attempts += 1
+        guard let selector else { return }
+        while let index = selector.pick(&attempts, now: worker.loop.now) {
+            let candidate = selector.slots[index]
             backendLabel = candidate.label
             let fd = portcullis_socket_stream(candidate.address.domain)
             guard fd >= 0 else {
+                // Out of descriptors is the proxy's problem, not the backend's: no passive-health failure.
                 lastBackendError = "\(candidate.label): \(SystemCallError.last("socket"))"
                 continue
             }
@@ -354,8 +358,10 @@ final class ProxyConnection: LoopTimerTarget {
             let result = candidate.address.withSockaddr { connect(fd, $0, $1) }
             let connectErrno = errno
             guard result == 0 || connectErrno == EINPROGRESS else {
+                let error = SystemCallError("connect", code: connectErrno)
                 if let host { worker.metrics?.backendConnectFailed(host: host.name, backend: candidate.label) }
-                lastBackendError = "\(candidate.label): \(SystemCallError("connect", code: connectErrno))"
+                worker.backendConnectFailed(selector, slot: index, reason: error.description)
+                lastBackendError = "\(candidate.label): \(error)"
                 close(fd)
                 continue
             }
@@ -367,6 +373,8 @@ final class ProxyConnection: LoopTimerTarget {
                 continue
             }
             backendFD = fd
+            backendSlot = index
+            selector.acquire(index)
             if result == 0 {
                 backendConnected()
             } else {
@@ -380,6 +388,10 @@ final class ProxyConnection: LoopTimerTarget {
     private func backendConnectFailed(_ reason: String) {
         if let host { worker.metrics?.backendConnectFailed(host: host.name, backend: backendLabel ?? "backend") }
         lastBackendError = "\(backendLabel ?? "backend"): \(reason)"
+        if let selector, backendSlot >= 0 {
+            worker.backendConnectFailed(selector, slot: backendSlot, reason: reason)
+            releaseBackendSlot()
+        }
         worker.loop.forget(backendToken)
         backendToken = .none
         close(backendFD)
@@ -390,9 +402,17 @@ final class ProxyConnection: LoopTimerTarget {
         connectNextBackend()
     }
 
+    /// Gives back the connection count this connection holds on its address (failover, close).
+    private func releaseBackendSlot() {
+        guard let selector, backendSlot >= 0 else { return }
+        selector.release(selector.slots[backendSlot])
+        backendSlot = -1
+    }
+
     // MARK: 4. Streaming
 
     private func backendConnected() {
+        if let selector, backendSlot >= 0 { worker.backendConnectSucceeded(selector, slot: backendSlot) }
         phase = .streaming
         backendReadable = true
         backendWritable = true
@@ -789,6 +809,7 @@ final class ProxyConnection: LoopTimerTarget {
 
         upstream.release(to: worker.pool)
         downstream.release(to: worker.pool)
+        releaseBackendSlot()
         worker.loop.forget(clientToken)
         clientToken = .none
         if abortClient { _ = portcullis_set_linger_zero(clientFD) }

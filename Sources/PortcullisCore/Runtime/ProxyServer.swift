@@ -30,6 +30,8 @@ import Synchronization
 ///     run to completion); an address the file still lists keeps its sockets (never closed and rebound, so
 ///     no client is refused during a reload), also when it moved to another listener; a changed `backlog`
 ///     is applied to the kept sockets. Sockets inherited from systemd stay as they are.
+///   - active backend health checks (`health_check_interval`): the old table's checker thread is stopped and
+///     one for the new table started; addresses both tables check keep their verdicts (`BackendHealthBoard`);
 ///   - `workers`, `user`, `group`, the log settings and `metrics_listen` only change at a restart: each one
 ///     the file changes is logged as a warning, and everything else is applied.
 ///
@@ -72,6 +74,9 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     public var metrics: ProxyMetrics?
     /// systemd integration: inherited sockets, sd_notify states, the watchdog (inert by default).
     public let service: ServiceIntegration
+    /// The active health checks of the table served now (control thread only; nil: no host has checks).
+    private var healthBoard: BackendHealthBoard?
+    private var healthChecker: BackendHealthChecker?
 
     /// A server for `configuration`, serving `router` until a reload replaces both.
     ///
@@ -301,6 +306,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         defer { if signalFD >= 0 { close(signalFD) } }
         portcullis_ignore_sigpipe()
         try bind()
+        startHealthChecks(for: router)
+        defer { stopHealthChecks() }
         try startWorkers()
         let listening = listeningSummary
         logger.info("serving with \(settings.workers) worker(s), max_connections \(settings.maxConnections): \(listening)")
@@ -327,6 +334,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
                                         limiter: limiter, accessLog: accessLog, logger: logger, control: control)
                 worker.metrics = metrics?.attachWorker(index) { [worker] in worker.wake() }
                 worker.heartbeat = service.makeHeartbeatTimer(workerIndex: index)
+                worker.healthBoard = healthBoard
                 try worker.start()
                 workers.append(worker)
             } catch {
@@ -419,6 +427,42 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         }
     }
 
+    // MARK: Active health checks
+
+    /// Starts the active health checks of `router`'s hosts (at startup and at each reload), after stopping
+    /// the previous table's checks: addresses both tables check keep their verdicts and counters (see
+    /// `BackendHealthBoard`). Builds the board here, on the control thread, because it resolves names. A
+    /// checker that cannot start leaves passive health alone in charge; that is logged, not fatal.
+    private func startHealthChecks(for router: any ConnectionRouter) {
+        let hadChecks = healthChecker != nil
+        let board = BackendHealthBoard(router: router, connectTimeout: configuration.timeouts.backendConnect, previous: healthBoard)
+        stopHealthChecks()
+        healthBoard = board.isEmpty ? nil : board
+        metrics?.updateBackendHealth(healthBoard)
+        guard let healthBoard else {
+            if hadChecks { logger.info("health checks stopped: no host sets health_check_interval any more") }
+            return
+        }
+        do {
+            let checker = try BackendHealthChecker(board: healthBoard, logger: logger)
+            try checker.start()
+            healthChecker = checker
+            let summary = healthBoard.hosts.map { host in
+                "\(host.name) every \(DurationText.format(.nanoseconds(Int64(clamping: host.interval)))): "
+                    + host.targets.map(\.label).joined(separator: ", ")
+            }.joined(separator: "; ")
+            logger.info("health checks: \(summary)")
+        } catch {
+            logger.error("health checks cannot start, backends are checked passively only: \(error)")
+        }
+    }
+
+    /// Stops the checker thread, if any (it closes the sockets of checks in flight before it exits).
+    private func stopHealthChecks() {
+        healthChecker?.stop()
+        healthChecker = nil
+    }
+
     /// `bindAddress` for a reload, with a failure that says what to do about it.
     private func bindForReload(_ item: ReloadPlan.NewAddress) throws -> ListenerBinding {
         do {
@@ -471,11 +515,12 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         if raisedLimit { DescriptorLimit.raise(for: plan.configuration, logger: logger) }
         router = newRouter
         running.withLock { $0 = plan.configuration }
+        startHealthChecks(for: newRouter)
         for worker in workers {
             worker.post(.reload(WorkerReload(
                 router: newRouter, settings: newSettings,
                 open: added.map { $0.socket(forWorker: worker.index) },
-                close: closing, moves: plan.moves)))
+                close: closing, moves: plan.moves, health: healthBoard)))
         }
         publishAddresses()
 

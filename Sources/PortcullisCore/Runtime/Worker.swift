@@ -31,6 +31,8 @@ struct WorkerReload: Sendable {
     /// Bindings whose address now belongs to a listener of another name: the sockets stay, their
     /// connections are served as that listener's.
     var moves: [Int: String] = [:]
+    /// The active health checks' verdicts for the new table (nil: no host has checks).
+    var health: BackendHealthBoard?
 }
 
 /// One worker thread: its own event loop, its own `SO_REUSEPORT` listening sockets, its own buffer pool and
@@ -61,10 +63,14 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private let wakeFD: Int32
     private(set) var state = State.running
     private var connectionCounter: UInt64 = 0
-    /// Next round-robin start per host.
-    private var roundRobin: [ObjectIdentifier: Int] = [:]
-    /// Backend addresses per host, resolved once (hosts are immutable; cleared on reload).
-    private var candidateCache: [ObjectIdentifier: [(address: SocketAddress, label: String)]] = [:]
+    /// Backend selection per host of the current table (hosts are immutable; cleared on reload).
+    private var selectors: [ObjectIdentifier: BackendSelector] = [:]
+    /// The latest slots per host name, handed to the next table's selector for the same host so a reload
+    /// keeps passive health and connection counts.
+    private var slotsByHost: [String: [BackendSlot]] = [:]
+    /// The active checks' verdicts for the current table (nil: no host has checks). Set before `start()`,
+    /// then replaced by reloads.
+    var healthBoard: BackendHealthBoard?
     /// A descriptor kept open to be closed when `accept` fails with EMFILE, so the pending connection can be
     /// accepted and closed instead of waking the loop forever.
     private var reserveFD: Int32 = -1
@@ -227,8 +233,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private func apply(_ reload: WorkerReload) {
         router = reload.router
         settings = reload.settings
-        roundRobin.removeAll()
-        candidateCache.removeAll()
+        healthBoard = reload.health
+        selectors.removeAll()
         guard state == .running else {
             for socket in reload.open { close(socket.fd) }
             return
@@ -434,32 +440,61 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         if state == .draining, connections.isEmpty { state = .stopped }
     }
 
-    /// The addresses to try for `host`, each with the label the access log shows. Names are resolved once per
-    /// host per worker (blocking `getaddrinfo`, so configurations should prefer numeric addresses).
-    func backendCandidates(for host: any RoutedHost) -> [(address: SocketAddress, label: String)] {
+    // MARK: Backend selection
+
+    /// The backend selection of `host`: its addresses (names resolved once per host per worker, with a
+    /// blocking `getaddrinfo`, so configurations should prefer numeric addresses), with this worker's
+    /// passive health and load, and the active checks' verdicts.
+    func backendSelector(for host: any RoutedHost) -> BackendSelector {
         let key = ObjectIdentifier(host)
-        if let cached = candidateCache[key] { return cached }
-        var candidates: [(address: SocketAddress, label: String)] = []
+        if let selector = selectors[key] { return selector }
+        let checked = healthBoard?.targets(forHost: host.name) ?? []
+        // A host's refused-client route shares its name: its slots are kept apart.
+        let slotsKey = host is RefusedClientRoute ? host.name + "\u{0}refused" : host.name
+        let previous = slotsByHost[slotsKey] ?? []
+        var slots: [BackendSlot] = []
         for backend in host.backends {
-            switch backend {
-            case .tcp(let name, let port):
-                for address in SocketAddress.resolve(host: name, port: port) {
-                    candidates.append((address, backend.description))
+            let label = backend.description
+            for address in BackendHealthBoard.resolve(backend) {
+                let health = checked.first { $0.address == address }
+                // An address listed twice (a poor man's weight) is one slot: one health, one connection count.
+                if let slot = slots.first(where: { $0.address == address && $0.label == label })
+                    ?? previous.first(where: { $0.address == address && $0.label == label }) {
+                    slot.health = health
+                    slots.append(slot)
+                } else {
+                    slots.append(BackendSlot(address: address, label: label, health: health))
                 }
-            case .unix(let path):
-                if let address = SocketAddress(unixPath: path) { candidates.append((address, backend.description)) }
             }
         }
-        candidateCache[key] = candidates
-        return candidates
+        let selector = BackendSelector(hostName: host.name, slots: slots, configuration: host.backendHealth, start: index)
+        selectors[key] = selector
+        slotsByHost[slotsKey] = slots
+        return selector
     }
 
-    /// The round-robin starting index for `host`'s next connection. Workers start at different offsets so the
-    /// first connections of each do not all hit the first backend.
-    func nextBackendStart(for host: any RoutedHost, count: Int) -> Int {
-        let key = ObjectIdentifier(host)
-        let next = roundRobin[key] ?? index
-        roundRobin[key] = (next + 1) % count
-        return next % count
+    /// A connect to `selector.slots[slot]` failed: passive health, and a log line when the address goes down.
+    ///
+    /// Log levels: every worker keeps its own passive state, so each worker reports an outage once: a
+    /// warning when the address first reaches `backend_max_fails`, info when a connect succeeds again. A
+    /// retry after `backend_fail_timeout` that fails again is logged at debug only, or a long outage would
+    /// log a warning per worker every fail timeout.
+    func backendConnectFailed(_ selector: BackendSelector, slot: Int, reason: String) {
+        let backend = selector.slots[slot]
+        switch selector.connectFailed(slot, now: loop.now) {
+        case .down:
+            logger.warning("worker \(index): backend \(backend.label) of host \(selector.hostName) is down for \(DurationText.format(.nanoseconds(Int64(clamping: selector.failTimeout)))) after \(selector.maxFails) failed connect\(selector.maxFails == 1 ? "" : "s"): \(reason)")
+        case .stillDown:
+            logger.debug("worker \(index): backend \(backend.label) of host \(selector.hostName) is still down: \(reason)")
+        case .up, .none:
+            break
+        }
+    }
+
+    /// A connect to `selector.slots[slot]` succeeded.
+    func backendConnectSucceeded(_ selector: BackendSelector, slot: Int) {
+        if selector.connectSucceeded(slot) == .up {
+            logger.info("worker \(index): backend \(selector.slots[slot].label) of host \(selector.hostName) is up again")
+        }
     }
 }

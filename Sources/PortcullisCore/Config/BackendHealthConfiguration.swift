@@ -1,0 +1,75 @@
+/// How a `[[host]]` spreads connections over its backend addresses and decides which ones to skip: the
+/// `balance`, `backend_max_fails`, `backend_fail_timeout` and `health_check_*` keys.
+///
+/// Two independent signals mark an address down, and a down address is skipped while another one is up:
+/// - passive (nginx's `max_fails`/`fail_timeout`): `maxFails` consecutive failed connects of real traffic
+///   mark it down for `failTimeout`, in each worker separately; after that real traffic tries it again and
+///   one success clears it;
+/// - active (HAProxy's `check`), when `check` is set: a TCP (or unix) connect every `interval`, once per
+///   process; `fall` consecutive failures mark it down, `rise` consecutive successes up again.
+///
+/// When every address of the host is down, connections still try them all, in configuration order: a
+/// backend that has just come back is then found by the next client instead of after the next check.
+public struct BackendHealthConfiguration: Sendable, Equatable {
+    /// Which address a new connection tries first.
+    public var balance: BalanceMethod
+    /// Consecutive failed connects (refused, unreachable, timed out) after which an address is skipped for
+    /// `failTimeout`; 0 never skips an address on failures of real traffic.
+    public var maxFails: Int
+    /// How long an address that reached `maxFails` is skipped before real traffic tries it again.
+    public var failTimeout: Duration
+    /// Active health checks; nil (the default): none.
+    public var check: HealthCheckConfiguration?
+
+    public init(balance: BalanceMethod = .roundRobin, maxFails: Int = 1, failTimeout: Duration = .seconds(10),
+                check: HealthCheckConfiguration? = nil) {
+        self.balance = balance
+        self.maxFails = maxFails
+        self.failTimeout = failTimeout
+        self.check = check
+    }
+}
+
+/// The `balance` key of a host.
+public enum BalanceMethod: String, Sendable, Equatable, CaseIterable {
+    /// Each new connection starts at the address after the one the previous connection used (per worker;
+    /// workers start at different offsets). Today's behaviour and the default.
+    case roundRobin = "round_robin"
+    /// Always the first address that is up, in configuration order: primary and backups (stunnel's
+    /// `failover = prio`).
+    case first
+    /// The address that is up with the fewest open connections from this worker (each worker counts its own
+    /// connections only, so there is no shared counter on the connection path); ties go round-robin.
+    case leastConnections = "least_connections"
+}
+
+/// Active health checks of a host's backend addresses: a non-blocking connect to each address every
+/// `interval`; connected in time is a success.
+public struct HealthCheckConfiguration: Sendable, Equatable {
+    /// Time between the starts of two checks of one address (a check still running when the next is due
+    /// delays it: checks of one address never overlap).
+    public var interval: Duration
+    /// How long one check may take to connect; nil: the smaller of the global `connect_timeout` and 2 s.
+    public var timeout: Duration?
+    /// Consecutive successful checks that bring a down address back.
+    public var rise: Int
+    /// Consecutive failed checks that take an up address down. At startup (and for an address a reload
+    /// adds) the address counts as up until its first check, and that first check alone can take it down, so
+    /// a backend that is dead at startup gets no traffic after the first check (HAProxy's default too).
+    public var fall: Int
+
+    /// The default check timeout cap.
+    public static let defaultTimeoutCap: Duration = .seconds(2)
+
+    public init(interval: Duration, timeout: Duration? = nil, rise: Int = 2, fall: Int = 3) {
+        self.interval = interval
+        self.timeout = timeout
+        self.rise = rise
+        self.fall = fall
+    }
+
+    /// `timeout`, or its default for a proxy whose backend connect timeout is `connectTimeout`.
+    public func effectiveTimeout(connectTimeout: Duration) -> Duration {
+        timeout ?? min(connectTimeout, Self.defaultTimeoutCap)
+    }
+}

@@ -1,0 +1,175 @@
+internal import CPortcullisSystem
+internal import Glibc
+import Logging
+import Synchronization
+
+/// Runs the active health checks of one `BackendHealthBoard`: a non-blocking connect to every checked
+/// address every `health_check_interval`, on one small dedicated thread per process, and publishes each
+/// verdict through the address's `BackendHealthState` (an atomic the workers load relaxed).
+///
+/// Why a dedicated thread rather than worker 0's event loop: checks must run once per process, and no
+/// worker is special (worker 0 drains and exits like the others, and its loop is as busy as any). A
+/// thread of its own keeps check scheduling out of every connection's latency, can never block an event
+/// loop, and starts and stops with the table it checks: a reload stops it (`stop()` joins it, and every
+/// descriptor of a check in flight is closed) and starts a new one for the new table. Between checks it
+/// sleeps in `poll(2)`; the cost is one mostly idle stack.
+///
+/// A check is `connect(2)` on a non-blocking socket, waited for with `poll` up to the check timeout;
+/// connected is a success. The socket is then closed with a reset (`SO_LINGER` 0), as HAProxy closes its TCP
+/// checks, so checking every 200 ms does not leave the proxy's side in TIME_WAIT. Checks of one address
+/// never overlap: a check still running when the next one is due delays it.
+///
+/// Logs: a warning when an address goes down ("3 failed checks: connection refused"), info when it is back.
+final class BackendHealthChecker: @unchecked Sendable {
+    let board: BackendHealthBoard
+    private let logger: Logger
+    private let wakeFD: Int32
+    private let stopping = Atomic<Bool>(false)
+    private var thread: pthread_t?
+
+    /// One checked address's schedule (checker thread only).
+    private struct Probe {
+        let state: BackendHealthState
+        let interval: UInt64
+        let timeout: UInt64
+        let rise: Int
+        let fall: Int
+        /// The socket of the check in flight, or -1.
+        var fd: Int32 = -1
+        var startedAt: UInt64 = 0
+        /// When the next check starts (no check in flight) or times out (in flight).
+        var due: UInt64 = 0
+    }
+
+    init(board: BackendHealthBoard, logger: Logger) throws {
+        self.board = board
+        self.logger = logger
+        let fd = portcullis_eventfd_create()
+        guard fd >= 0 else { throw SystemCallError.last("eventfd") }
+        wakeFD = fd
+    }
+
+    deinit {
+        close(wakeFD)
+    }
+
+    /// Starts the checker thread. The first check of every address starts at once.
+    func start() throws {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { argument in
+            let checker = Unmanaged<BackendHealthChecker>.fromOpaque(argument!).takeRetainedValue()
+            checker.threadMain()
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<BackendHealthChecker>.fromOpaque(context).release()
+            throw SystemCallError("pthread_create", code: result)
+        }
+        thread = handle
+    }
+
+    /// Stops the checks and waits for the thread to exit (it closes the sockets of checks in flight). Call it
+    /// from the thread that called `start`.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        portcullis_eventfd_signal(wakeFD)
+        if let thread {
+            pthread_join(thread, nil)
+            self.thread = nil
+        }
+    }
+
+    private func threadMain() {
+        let now = MonotonicClock.now()
+        var probes: [Probe] = []
+        for host in board.hosts {
+            for state in host.targets {
+                probes.append(Probe(state: state, interval: host.interval, timeout: host.timeout, rise: host.rise,
+                                    fall: host.fall, due: now))
+            }
+        }
+        var descriptors: [pollfd] = []
+        var owners: [Int] = []
+        while !stopping.load(ordering: .acquiring) {
+            let now = MonotonicClock.now()
+            var nextDue = UInt64.max
+            for index in probes.indices {
+                if probes[index].fd < 0 {
+                    if probes[index].due <= now { begin(&probes[index], now: now) }
+                } else if probes[index].due <= now {
+                    finish(&probes[index], error: ETIMEDOUT, now: now)
+                }
+                nextDue = min(nextDue, probes[index].due)
+            }
+            descriptors.removeAll(keepingCapacity: true)
+            owners.removeAll(keepingCapacity: true)
+            descriptors.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
+            owners.append(-1)
+            for (index, probe) in probes.enumerated() where probe.fd >= 0 {
+                descriptors.append(pollfd(fd: probe.fd, events: Int16(POLLOUT), revents: 0))
+                owners.append(index)
+            }
+            let after = MonotonicClock.now()
+            let wait = nextDue <= after ? 0 : Int32(clamping: (nextDue - after + 999_999) / 1_000_000)
+            let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
+            guard ready > 0 else { continue }
+            if descriptors[0].revents != 0 { _ = portcullis_eventfd_drain(wakeFD) }
+            let finishedAt = MonotonicClock.now()
+            for position in 1..<descriptors.count where descriptors[position].revents != 0 {
+                let index = owners[position]
+                let error = portcullis_socket_error(probes[index].fd)
+                let connected = error == 0 && descriptors[position].revents & Int16(POLLOUT) != 0
+                finish(&probes[index], error: connected ? 0 : (error > 0 ? error : ECONNREFUSED), now: finishedAt)
+            }
+        }
+        for index in probes.indices where probes[index].fd >= 0 {
+            close(probes[index].fd)
+            probes[index].fd = -1
+        }
+    }
+
+    /// Starts one check: connected at once (a unix socket, a local port) or refused at once finishes it here.
+    private func begin(_ probe: inout Probe, now: UInt64) {
+        probe.startedAt = now
+        let fd = portcullis_socket_stream(probe.state.address.domain)
+        guard fd >= 0 else {
+            // Out of descriptors is the proxy's problem, not the backend's: try again at the next interval.
+            logger.error("health check of backend \(probe.state.label) of host \(probe.state.host): \(SystemCallError.last("socket"))")
+            probe.due = now &+ probe.interval
+            return
+        }
+        probe.fd = fd
+        let result = probe.state.address.withSockaddr { connect(fd, $0, $1) }
+        let code = errno
+        if result == 0 {
+            finish(&probe, error: 0, now: now)
+        } else if code == EINPROGRESS || code == EAGAIN {
+            // EAGAIN: a unix socket whose backlog is full; poll says when it is accepted (or times out).
+            probe.due = now &+ probe.timeout
+        } else {
+            finish(&probe, error: code, now: now)
+        }
+    }
+
+    /// Ends the check in flight: closes its socket, records the result, schedules the next check.
+    private func finish(_ probe: inout Probe, error: Int32, now: UInt64) {
+        if probe.fd >= 0 {
+            if probe.state.address.family != .unix { _ = portcullis_set_linger_zero(probe.fd) }
+            close(probe.fd)
+            probe.fd = -1
+        }
+        let change = probe.state.record(success: error == 0, timedOut: error == ETIMEDOUT, rise: probe.rise, fall: probe.fall)
+        switch change {
+        case .none:
+            break
+        case .down(let failures):
+            let reason = error == ETIMEDOUT ? "timed out" : String(cString: strerror(error)).lowercased()
+            logger.warning("backend \(probe.state.label) of host \(probe.state.host) is down: \(failures) failed check\(failures == 1 ? "" : "s"): \(reason)")
+        case .up(let successes):
+            logger.info("backend \(probe.state.label) of host \(probe.state.host) is up again: \(successes) successful check\(successes == 1 ? "" : "s")")
+        }
+        let next = probe.startedAt &+ probe.interval
+        probe.due = next > now ? next : now
+    }
+}
