@@ -43,6 +43,7 @@ let minimalHost = """
             access_log = "/var/log/portcullis/access.log"
             max_connections = 500
             max_connections_per_client = 20
+            backend_resolve_interval = "1m"
             handshake_timeout = "2s"
             idle_timeout = "1h30m"
             connect_timeout = 3
@@ -105,6 +106,7 @@ let minimalHost = """
         #expect(configuration.accessLog == .file("/var/log/portcullis/access.log"))
         #expect(configuration.maxConnections == 500)
         #expect(configuration.maxConnectionsPerClient == 20)
+        #expect(configuration.backendResolveInterval == .seconds(60))
         #expect(configuration.timeouts == Timeouts(handshake: .seconds(2), idle: .seconds(5400), backendConnect: .seconds(3)))
         #expect(configuration.drainTimeout == .milliseconds(250))
 
@@ -160,6 +162,7 @@ let minimalHost = """
         #expect(configuration.accessLog == .stdout)
         #expect(configuration.maxConnections == 10_000)
         #expect(configuration.maxConnectionsPerClient == 0)
+        #expect(configuration.backendResolveInterval == .seconds(30))
         #expect(configuration.timeouts == Timeouts(handshake: .seconds(10), idle: .seconds(300), backendConnect: .seconds(5)))
         #expect(configuration.drainTimeout == .seconds(30))
         let listener = try #require(configuration.listeners.first)
@@ -240,6 +243,7 @@ let minimalHost = """
             handshake_timeout = "soon"
             access_log = 5
             max_connections_per_client = -1
+            backend_resolve_interval = "often"
 
             """ + minimalHost)
         #expect(found.contains { $0.keyPath == "global.max_connections" && $0.line == 2 && $0.message.contains("from 1 to 10000000, got 0") })
@@ -247,6 +251,7 @@ let minimalHost = """
         #expect(found.contains { $0.keyPath == "global.handshake_timeout" && $0.line == 4 && $0.message.contains("got \"soon\"") })
         #expect(found.contains { $0.keyPath == "global.access_log" && $0.message == "expected a string, got an integer" })
         #expect(found.contains { $0.keyPath == "global.max_connections_per_client" && $0.line == 6 && $0.message.contains("got -1") })
+        #expect(found.contains { $0.keyPath == "global.backend_resolve_interval" && $0.line == 7 && $0.message.contains("got \"often\"") })
     }
 
     @Test func missingSectionsAndKeys() {

@@ -41,6 +41,15 @@ import Testing
         #expect(compileErrors(host).first?.message == "cannot read private key /nonexistent/www.key: No such file or directory")
     }
 
+    /// Whether a key is encrypted decides how a failed load is explained (a wrong passphrase sometimes
+    /// decrypts to garbage with valid padding, and then fails as DER, not as "bad decrypt").
+    @Test func encryptedPEMKeysAreRecognisedInBothForms() throws {
+        #expect(CredentialLoader.isEncryptedPEM(try LocalFile.read(pki.encryptedKey)))
+        #expect(!CredentialLoader.isEncryptedPEM(try LocalFile.read(pki.www.key)))
+        let traditional = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n"
+        #expect(CredentialLoader.isEncryptedPEM(Array(traditional.utf8)))
+    }
+
     @Test func encryptedKeysNeedTheRightPassphrase() throws {
         var host = hostConfiguration("www", pki.www, names: [])
         host.certificates = [CertificateConfiguration(chainFile: pki.www.certificate, keyFile: pki.encryptedKey)]

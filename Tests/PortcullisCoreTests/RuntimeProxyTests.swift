@@ -126,6 +126,36 @@ import Testing
         #expect(record.bytesToClient == UInt64(toClient.count))
     }
 
+    /// A backend name is resolved off the event loops and again every `backend_resolve_interval`: when its
+    /// address changes, new connections go to the new address without a reload.
+    @Test func aBackendNameThatMovesIsFollowedWithoutAReload() throws {
+        let first = try TestBackend(host: "127.0.0.2")
+        let second = try TestBackend(host: "127.0.0.3", port: first.port)
+        let dns = ScriptedDNS()
+        dns.set("app.test", ["127.0.0.2"])
+        let backend = BackendAddress.tcp(host: "app.test", port: first.port)
+        let router = TestRouter(context: try pki.serverContext(), host: TestHost(backends: [backend]))
+        let proxy = try RunningProxy(router: router, resolver: dns.resolver, resolveInterval: .milliseconds(50))
+        defer { proxy.stop() }
+
+        func roundTrip(through backend: TestBackend) throws -> String {
+            let client = try TestTLSClient(port: proxy.port, context: pki.clientContext())
+            try client.handshake()
+            try client.send(Array("ping".utf8))
+            let upstream = try backend.accept()
+            defer { close(upstream) }
+            let received = try TestSocket.readExactly(upstream, 4)
+            try client.closeNotify()
+            return String(decoding: received, as: UTF8.self)
+        }
+        #expect(try roundTrip(through: first) == "ping")
+        dns.set("app.test", ["127.0.0.3"])
+        #expect(eventually { proxy.server.addressBook.known(backend)?.map(\.hostText) == ["127.0.0.3"] })
+        #expect(try roundTrip(through: second) == "ping", "the next connection goes to the new address")
+        let records = proxy.records.waitFor(count: 2)
+        #expect(records.count == 2 && records.allSatisfy { $0.backend == "app.test:\(first.port)" }, "\(records)")
+    }
+
     @Test func truncatedClientStreamResetsTheBackend() throws {
         let backend = try TestBackend()
         let proxy = try proxy(backends: [backend.address])

@@ -204,18 +204,19 @@ final class TestBackend: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
 
-    init() throws {
+    /// Listens on `host` (a loopback address) and `port` (0: the kernel chooses).
+    init(host: String = "127.0.0.1", port: UInt16 = 0) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var on: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        let address = SocketAddress(numericHost: "127.0.0.1", port: 0)!
+        let address = SocketAddress(numericHost: host, port: port)!
         guard address.withSockaddr({ bind(listener, $0, $1) }) == 0, listen(listener, 64) == 0,
               let bound = SocketAddress.local(of: listener)?.port else {
             close(listener)
             throw TestFailure("backend bind/listen failed: errno \(errno)")
         }
         fd = listener
-        port = bound
+        self.port = bound
     }
 
     deinit { close(fd) }
@@ -383,12 +384,14 @@ final class RunningProxy: @unchecked Sendable {
     init(router: any ConnectionRouter, workers: Int = 1, maxConnections: Int = 1000,
          timeouts: Timeouts = Timeouts(handshake: .seconds(5), idle: .seconds(30), backendConnect: .seconds(2)),
          drainTimeout: Duration = .seconds(5),
-         reload: (@Sendable () throws -> any ConnectionRouter)? = nil) throws {
+         reload: (@Sendable () throws -> any ConnectionRouter)? = nil,
+         resolver: BackendAddressBook.Resolver? = nil, resolveInterval: Duration = .seconds(30)) throws {
         let listenAddress = ListenAddress(host: "127.0.0.1", port: 0, family: .ipv4)
-        let configuration = ProxyConfiguration(
+        var configuration = ProxyConfiguration(
             workers: workers, maxConnections: maxConnections, timeouts: timeouts, drainTimeout: drainTimeout,
             listeners: [ListenerConfiguration(name: "main", addresses: [listenAddress], hosts: [], defaultHost: nil)]
         )
+        configuration.backendResolveInterval = resolveInterval
         var logger = Logger(label: "runtime-tests")
         logger.logLevel = .critical
         let records = self.records
@@ -397,6 +400,7 @@ final class RunningProxy: @unchecked Sendable {
             reload: reload ?? { throw ReloadError("no reload in this test") },
             accessLog: records.sink, logger: logger
         )
+        if let resolver { server.addressBook = BackendAddressBook(resolver: resolver) }
         try server.bind()
         guard let bound = server.listenAddresses["main"]?.first?.port else { throw TestFailure("no bound port") }
         port = bound

@@ -44,6 +44,23 @@ extension Integration {
             #expect(alive.acceptedCount == 4)
         }
 
+        /// Names are resolved by the control thread at startup: one that resolves is served, one that does
+        /// not is a warning at startup (not an error), and its clients get a clean close.
+        @Test func backendNamesAreResolvedAtStartup() throws {
+            let alive = try TestBackend(mode: .echo)
+            let (proxy, port) = try start(backends: ["localhost:\(alive.port)", "no-such-backend.invalid:\(alive.port)"])
+            defer { proxy.stop() }
+            #expect(proxy.waitForLog("backend no-such-backend.invalid:\(alive.port) does not resolve; clients of its host get backend_unavailable until it does"),
+                    "\(proxy.log)")
+            #expect(!proxy.log.contains("backend localhost:\(alive.port) does not resolve"), "\(proxy.log)")
+            for round in 0..<3 {
+                let outcome = try PythonTLSClient.run(.init(port: port, sni: "a.example.com", caFile: pki.serverCA,
+                                                            sendText: "name \(round)", halfClose: true, timeout: 15))[0]
+                #expect(outcome.received_text == "name \(round)", "\(outcome)\n\(proxy.log)")
+            }
+            #expect(proxy.waitForLog("backend=localhost:\(alive.port) ", count: 3), "\(proxy.log)")
+        }
+
         @Test func unixSocketBackend() throws {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("pc-\(getpid())-\(UInt16.random(in: 0...9999)).sock").path
             let server = try UnixEchoServer(path: path)

@@ -107,6 +107,7 @@ private struct Builder {
         configuration.timeouts.idle = global.duration("idle_timeout", default: .seconds(300))
         configuration.timeouts.backendConnect = global.duration("connect_timeout", default: .seconds(5))
         configuration.drainTimeout = global.duration("drain_timeout", default: .seconds(30), allowZero: true)
+        configuration.backendResolveInterval = global.duration("backend_resolve_interval", default: .seconds(30), allowZero: true)
         configuration.ticketKeyFiles = (global.stringArray("ticket_key_files") ?? []).map(resolvePath)
         if let text = global.nonEmptyString("metrics_listen") {
             switch ListenAddress.parse(text) {

@@ -40,6 +40,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     /// base64. Process-wide because OpenSSL may need the keys of any context a connection switches to.
     /// Empty: OpenSSL's random per-process keys (tickets then resume only on this instance until restart).
     public var ticketKeyFiles: [String] = []
+    /// How often backend names are resolved again while running (0: only at startup and at each reload).
+    public var backendResolveInterval: Duration = .seconds(30)
     /// Where the Prometheus endpoint (`/metrics`, `/healthz`) listens; nil (the default) serves none.
     public var metricsListen: ListenAddress?
     /// The listening sockets, in file order.

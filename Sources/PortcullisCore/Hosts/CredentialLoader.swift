@@ -21,13 +21,25 @@ enum CredentialLoader {
             return try Crypto.loadPrivateKey(.pem, bytes, passphrase: passphrase)
         } catch {
             let detail = describe(error)
-            if detail.contains("bad decrypt") || (passphrase == nil && detail.contains("bad password read")) {
+            // A wrong passphrase usually fails the padding check ("bad decrypt"), but about one time in 256
+            // the garbage it decrypts to has valid padding and the DER parser fails instead: for an encrypted
+            // PEM with a passphrase, any failure means the passphrase.
+            let encrypted = Self.isEncryptedPEM(bytes)
+            if detail.contains("bad decrypt") || (passphrase == nil && detail.contains("bad password read"))
+                || (passphrase != nil && encrypted) {
                 throw Failure(description: passphrase == nil
                     ? "private key \(certificate.keyFile) is encrypted: set key_passphrase_file or key_passphrase_env"
                     : "wrong passphrase for private key \(certificate.keyFile) (from \(certificate.passphrase!))")
             }
             throw Failure(description: "cannot read private key \(certificate.keyFile) (expected a PEM private key): \(detail)")
         }
+    }
+
+    /// True for a PEM private key that is encrypted: PKCS#8 (`ENCRYPTED PRIVATE KEY`) or a traditional key
+    /// with a `Proc-Type: 4,ENCRYPTED` header.
+    static func isEncryptedPEM(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        return text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
     }
 
     /// True (and a warning logged) when users other than the proxy's can read or write the key at `path`:

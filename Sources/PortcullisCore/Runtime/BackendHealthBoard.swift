@@ -1,5 +1,5 @@
 /// The active health of every checked backend address of one table: built on the control thread when the
-/// server starts and at each reload (it resolves backend names, so never on a worker), immutable afterwards.
+/// server starts and at each reload (with the addresses backend names resolve to then), immutable afterwards.
 /// Workers look their addresses up in it once per host (when they build the host's `BackendSelector`); the
 /// checker thread writes its verdicts into the `BackendHealthState`s; the metrics scrape reads them.
 final class BackendHealthBoard: Sendable {
@@ -18,8 +18,10 @@ final class BackendHealthBoard: Sendable {
 
     /// The checks of `hosts` (only those with `health_check_interval`). States of `previous` are kept for
     /// every (host, label, address) that is still checked, so their verdicts and counters carry over.
+    /// `addresses` gives a backend's addresses (the address book's, on the control thread).
     init(hosts: [(name: String, backends: [BackendAddress], health: BackendHealthConfiguration)], connectTimeout: Duration,
-         previous: BackendHealthBoard? = nil) {
+         previous: BackendHealthBoard? = nil,
+         addresses: (BackendAddress) -> [SocketAddress] = { BackendAddressBook().addresses(of: $0) }) {
         var checked: [CheckedHost] = []
         var byHost: [String: [BackendHealthState]] = [:]
         for host in hosts {
@@ -27,7 +29,7 @@ final class BackendHealthBoard: Sendable {
             let old = previous?.targetsByHost[host.name] ?? []
             var targets: [BackendHealthState] = []
             for backend in host.backends {
-                let addresses = Self.resolve(backend)
+                let addresses = addresses(backend)
                 for address in addresses {
                     let label = addresses.count == 1 ? backend.description : "\(backend.description) (\(address))"
                     if targets.contains(where: { $0.address == address }) { continue }
@@ -46,9 +48,10 @@ final class BackendHealthBoard: Sendable {
     }
 
     /// The board for the hosts of `router` when it is a compiled `HostTable` (other routers have no checks).
-    convenience init(router: any ConnectionRouter, connectTimeout: Duration, previous: BackendHealthBoard? = nil) {
+    convenience init(router: any ConnectionRouter, connectTimeout: Duration, previous: BackendHealthBoard?,
+                     addressBook: BackendAddressBook) {
         let hosts = (router as? HostTable)?.hosts.map { (name: $0.name, backends: $0.backends, health: $0.backendHealth) } ?? []
-        self.init(hosts: hosts, connectTimeout: connectTimeout, previous: previous)
+        self.init(hosts: hosts, connectTimeout: connectTimeout, previous: previous, addresses: addressBook.addresses(of:))
     }
 
     /// True when no host has active checks.
@@ -60,12 +63,5 @@ final class BackendHealthBoard: Sendable {
     /// The checked addresses of host `name` (empty: the host has no active checks).
     func targets(forHost name: String) -> [BackendHealthState] {
         targetsByHost[name] ?? []
-    }
-
-    static func resolve(_ backend: BackendAddress) -> [SocketAddress] {
-        switch backend {
-        case .tcp(let host, let port): return SocketAddress.resolve(host: host, port: port)
-        case .unix(let path): return SocketAddress(unixPath: path).map { [$0] } ?? []
-        }
     }
 }

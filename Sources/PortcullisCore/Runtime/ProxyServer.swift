@@ -20,6 +20,8 @@ import Synchronization
 ///   that can change in a running process, or nothing (see `ReloadPlan`):
 ///   - hosts, certificates, policies, backends and every listener's TLS and SNI settings: a new table for
 ///     new connections; open connections keep the table they started with;
+///   - backend names: resolved again here before the new table is served (and every
+///     `backend_resolve_interval` by `BackendResolver`, whose interval a reload also changes);
 ///   - `handshake_timeout`, `idle_timeout`, `connect_timeout`, `max_connections`,
 ///     `max_connections_per_client` and `drain_timeout`: for
 ///     connections accepted after the reload (an open connection keeps the handshake timeout it was
@@ -77,6 +79,11 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     /// The active health checks of the table served now (control thread only; nil: no host has checks).
     private var healthBoard: BackendHealthBoard?
     private var healthChecker: BackendHealthChecker?
+    /// What backend names resolve to, for every worker. Tests may replace it (a scripted resolver) before
+    /// `run()`.
+    var addressBook = BackendAddressBook()
+    /// Resolves backend names again every `backend_resolve_interval` (control thread only; nil: not running).
+    private var resolver: BackendResolver?
 
     /// A server for `configuration`, serving `router` until a reload replaces both.
     ///
@@ -306,6 +313,9 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         defer { if signalFD >= 0 { close(signalFD) } }
         portcullis_ignore_sigpipe()
         try bind()
+        resolveBackendNames(of: router)
+        updateResolver()
+        defer { stopResolver() }
         startHealthChecks(for: router)
         defer { stopHealthChecks() }
         try startWorkers()
@@ -331,7 +341,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         for (index, workerSockets) in sockets.enumerated() {
             do {
                 let worker = try Worker(index: index, settings: settings, router: router, sockets: workerSockets,
-                                        limiter: limiter, accessLog: accessLog, logger: logger, control: control)
+                                        limiter: limiter, accessLog: accessLog, logger: logger, control: control,
+                                        addressBook: addressBook)
                 worker.metrics = metrics?.attachWorker(index) { [worker] in worker.wake() }
                 worker.heartbeat = service.makeHeartbeatTimer(workerIndex: index)
                 worker.healthBoard = healthBoard
@@ -435,7 +446,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     /// checker that cannot start leaves passive health alone in charge; that is logged, not fatal.
     private func startHealthChecks(for router: any ConnectionRouter) {
         let hadChecks = healthChecker != nil
-        let board = BackendHealthBoard(router: router, connectTimeout: configuration.timeouts.backendConnect, previous: healthBoard)
+        let board = BackendHealthBoard(router: router, connectTimeout: configuration.timeouts.backendConnect, previous: healthBoard,
+                                       addressBook: addressBook)
         stopHealthChecks()
         healthBoard = board.isEmpty ? nil : board
         metrics?.updateBackendHealth(healthBoard)
@@ -461,6 +473,50 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     private func stopHealthChecks() {
         healthChecker?.stop()
         healthChecker = nil
+    }
+
+    // MARK: Backend names
+
+    /// Resolves the backend names of `router`'s hosts (and of their `client_refused_backend`) here, on the
+    /// control thread, before any worker serves the table: workers never wait for DNS. A name that does not
+    /// resolve is a warning, not an error (it may resolve later: `BackendResolver` tries again).
+    private func resolveBackendNames(of router: any ConnectionRouter) {
+        guard let table = router as? HostTable else { return }
+        var backends: [BackendAddress] = []
+        for host in table.hosts {
+            backends += host.backends
+            backends += host.refusedClientRoute?.backends ?? []
+        }
+        for backend in addressBook.prepare(backends) {
+            let kept = addressBook.known(backend) ?? []
+            let consequence = kept.isEmpty ? "clients of its host get backend_unavailable until it does"
+                : "still using \(kept.map(\.description).joined(separator: ", "))"
+            logger.warning("backend \(backend) does not resolve; \(consequence)")
+        }
+    }
+
+    /// Runs the thread that resolves backend names again every `backend_resolve_interval` when there is
+    /// something to resolve (a configuration of numeric addresses has no such thread), at the interval now
+    /// configured; stops it when the interval is 0. Routers other than a compiled table may name backends
+    /// only as connections come, so they always get it.
+    private func updateResolver() {
+        let interval = configuration.backendResolveInterval.clampedNanoseconds
+        let wanted = interval > 0 && (!(router is HostTable) || addressBook.hasNames)
+        if let resolver, wanted, resolver.interval == max(1_000_000, interval) { return }
+        stopResolver()
+        guard wanted else { return }
+        do {
+            let resolver = try BackendResolver(book: addressBook, interval: interval, logger: logger)
+            try resolver.start()
+            self.resolver = resolver
+        } catch {
+            logger.error("backend names cannot be resolved again while running (a reload still does): \(error)")
+        }
+    }
+
+    private func stopResolver() {
+        resolver?.stop()
+        resolver = nil
     }
 
     /// `bindAddress` for a reload, with a failure that says what to do about it.
@@ -515,6 +571,8 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         if raisedLimit { DescriptorLimit.raise(for: plan.configuration, logger: logger) }
         router = newRouter
         running.withLock { $0 = plan.configuration }
+        resolveBackendNames(of: newRouter)
+        updateResolver()
         startHealthChecks(for: newRouter)
         for worker in workers {
             worker.post(.reload(WorkerReload(

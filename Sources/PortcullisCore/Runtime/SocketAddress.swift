@@ -67,8 +67,9 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         self.init(storage: storage, length: socklen_t(length))
     }
 
-    /// Resolves a backend `host:port`: numeric addresses directly, names with `getaddrinfo` (blocking; the
-    /// runtime resolves each name once per worker and caches it). Returns every address, in resolver order.
+    /// Resolves a backend `host:port`: numeric addresses directly, names with `getaddrinfo` (blocking: the
+    /// runtime calls it through `BackendAddressBook`, off the event loops). Returns every address, in
+    /// resolver order.
     static func resolve(host: String, port: UInt16) -> [SocketAddress] {
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
         var hints = addrinfo()

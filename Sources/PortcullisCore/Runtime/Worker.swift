@@ -63,8 +63,11 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private let wakeFD: Int32
     private(set) var state = State.running
     private var connectionCounter: UInt64 = 0
-    /// Backend selection per host of the current table (hosts are immutable; cleared on reload).
-    private var selectors: [ObjectIdentifier: BackendSelector] = [:]
+    /// Backend selection per host of the current table (hosts are immutable; cleared on reload), with the
+    /// address book's version it was built from (rebuilt when a backend name's addresses change).
+    private var selectors: [ObjectIdentifier: (selector: BackendSelector, version: UInt64)] = [:]
+    /// What backend names resolve to; never resolved on this thread for a compiled table.
+    private let addressBook: BackendAddressBook
     /// The latest slots per host name, handed to the next table's selector for the same host so a reload
     /// keeps passive health and connection counts.
     private var slotsByHost: [String: [BackendSlot]] = [:]
@@ -89,8 +92,9 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
 
     init(index: Int, settings: RuntimeSettings, router: any ConnectionRouter, sockets: [BoundSocket],
          limiter: ConnectionLimiter, accessLog: (@Sendable (ConnectionRecord) -> Void)?, logger: Logger,
-         control: ControlChannel) throws {
+         control: ControlChannel, addressBook: BackendAddressBook = BackendAddressBook()) throws {
         self.index = index
+        self.addressBook = addressBook
         self.settings = settings
         let loop = try EventLoop()
         self.loop = loop
@@ -442,12 +446,13 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
 
     // MARK: Backend selection
 
-    /// The backend selection of `host`: its addresses (names resolved once per host per worker, with a
-    /// blocking `getaddrinfo`, so configurations should prefer numeric addresses), with this worker's
-    /// passive health and load, and the active checks' verdicts.
+    /// The backend selection of `host`: its addresses (from the address book: names are resolved on other
+    /// threads), with this worker's passive health and load, and the active checks' verdicts. Rebuilt when
+    /// the book's version changed; slots of addresses still there carry over.
     func backendSelector(for host: any RoutedHost) -> BackendSelector {
         let key = ObjectIdentifier(host)
-        if let selector = selectors[key] { return selector }
+        let version = addressBook.version
+        if let cached = selectors[key], cached.version == version { return cached.selector }
         let checked = healthBoard?.targets(forHost: host.name) ?? []
         // A host's refused-client route shares its name: its slots are kept apart.
         let slotsKey = host is RefusedClientRoute ? host.name + "\u{0}refused" : host.name
@@ -455,7 +460,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         var slots: [BackendSlot] = []
         for backend in host.backends {
             let label = backend.description
-            for address in BackendHealthBoard.resolve(backend) {
+            for address in addressBook.addresses(of: backend) {
                 let health = checked.first { $0.address == address }
                 // An address listed twice (a poor man's weight) is one slot: one health, one connection count.
                 if let slot = slots.first(where: { $0.address == address && $0.label == label })
@@ -468,7 +473,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             }
         }
         let selector = BackendSelector(hostName: host.name, slots: slots, configuration: host.backendHealth, start: index)
-        selectors[key] = selector
+        selectors[key] = (selector, version)
         slotsByHost[slotsKey] = slots
         return selector
     }
