@@ -15,6 +15,8 @@ final class HostCounters: Sendable {
     let bytesOut = MetricCounter()
     /// Admitted connections whose handshake stapled an OCSP response, counted when they close.
     let ocspStapled = MetricCounter()
+    /// Clients whose certificate matched no allow-list entry, sent to `client_refused_backend`.
+    let redirected = MetricCounter()
 
     init() {}
 }

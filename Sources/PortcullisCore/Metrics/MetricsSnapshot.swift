@@ -7,6 +7,7 @@ struct MetricsSnapshot: Sendable, Equatable {
         var bytesIn: UInt64 = 0
         var bytesOut: UInt64 = 0
         var ocspStapled: UInt64 = 0
+        var redirected: UInt64 = 0
         /// Connections admitted to the host and still open.
         var open: UInt64 { opened >= closed ? opened - closed : 0 }
     }
@@ -69,6 +70,7 @@ struct MetricsSnapshot: Sendable, Equatable {
             values.bytesIn &+= counters.bytesIn.value
             values.bytesOut &+= counters.bytesOut.value
             values.ocspStapled &+= counters.ocspStapled.value
+            values.redirected &+= counters.redirected.value
             hosts[name] = values
         }
         for (key, counter) in published.series {

@@ -159,6 +159,9 @@ public final class ProxyMetrics: Sendable {
         out.family("portcullis_ocsp_stapled_total", .counter,
                    help: "Admitted connections whose handshake stapled an OCSP response, counted when they close.")
         for (host, values) in hosts { out.sample("portcullis_ocsp_stapled_total", ["host": host], values.ocspStapled) }
+        out.family("portcullis_clients_redirected_total", .counter,
+                   help: "Clients whose certificate matched no allow-list entry, sent to the host's client_refused_backend.")
+        for (host, values) in hosts { out.sample("portcullis_clients_redirected_total", ["host": host], values.redirected) }
 
         out.family("portcullis_handshakes_total", .counter,
                    help: "Handshakes by result: ok (reason full or resumed; the host admitted the client) or failed (reason says why).")

@@ -85,6 +85,15 @@ final class WorkerMetrics: @unchecked Sendable {
         return counters
     }
 
+    /// The host's allow-list refused the client's certificate and the connection goes to its
+    /// `client_refused_backend`: a policy failure of the handshake, an `allow_list` verify failure, and a
+    /// redirect. Not admitted, so not in the host's connection counts.
+    func clientRedirected(host: String) {
+        handshakeFailures[HandshakeFailureReason.policy.index].add()
+        clientVerifyFailed(host: host, reason: "allow_list")
+        hostCounters(host).redirected.add()
+    }
+
     /// A connect to `backend` of `host` failed (refused, unreachable, timed out).
     func backendConnectFailed(host: String, backend: String) {
         series(SeriesKey(family: .backendConnectFailures, labels: [host, backend])).add()

@@ -265,6 +265,7 @@ final class ProxyConnection: LoopTimerTarget {
             }
             route = refused
             redirectReason = reason
+            worker.metrics?.clientRedirected(host: host.name)
         } else {
             allowEntry = admission.matchedEntry
             hostCounters = worker.metrics?.hostAdmitted(host.name, resumed: tls.sessionReused())
