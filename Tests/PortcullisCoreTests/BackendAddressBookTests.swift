@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import Logging
 import Testing
 @testable import PortcullisCore
 
@@ -89,5 +90,68 @@ final class ScriptedDNS: Sendable {
         #expect(dns.lookupCount == 1)
         dns.set("lazy.internal", ["10.0.0.31"])
         #expect(book.refresh().changes.count == 1, "and refreshed from then on")
+    }
+}
+
+/// The address book in a running server: a reload looks up only new names, and the active health checks
+/// follow a name to its new address.
+@Suite struct BackendNamesInTheServerTests {
+    @Test func aReloadLooksUpOnlyNewNamesTheResolverThreadTheRest() {
+        let dns = ScriptedDNS()
+        dns.set("kept.internal", ["10.0.0.1"])
+        dns.set("new.internal", ["10.0.0.2"])
+        let book = BackendAddressBook(resolver: dns.resolver)
+        let kept = BackendAddress.tcp(host: "kept.internal", port: 80)
+        let added = BackendAddress.tcp(host: "new.internal", port: 80)
+        book.prepare([kept])
+        #expect(dns.lookupCount == 1)
+        dns.set("kept.internal", ["10.0.0.9"])
+        book.prepare([kept, added], resolvingKnown: false)
+        #expect(dns.lookupCount == 2, "only the new name")
+        #expect(book.known(kept)?.map(\.hostText) == ["10.0.0.1"], "until the resolver thread's next round")
+        #expect(book.known(added)?.map(\.hostText) == ["10.0.0.2"])
+        #expect(book.refresh().changes.map(\.backend) == [kept])
+    }
+
+    @Test func activeChecksFollowABackendNameToItsNewAddress() throws {
+        let pki = try HostPKI.shared()
+        var first: TestBackend? = try TestBackend(host: "127.0.0.2")
+        let port = try #require(first?.port)
+        let second = try TestBackend(host: "127.0.0.3", port: port)
+        let dns = ScriptedDNS()
+        dns.set("app.test", ["127.0.0.2"])
+        var host = hostConfiguration("app", pki.www, names: ["www.example.com"])
+        host.backends = [.tcp(host: "app.test", port: port)]
+        host.backendHealth.check = HealthCheckConfiguration(interval: .milliseconds(50), timeout: .milliseconds(500), rise: 1, fall: 1)
+        let configuration = ProxyConfiguration(
+            listeners: [ListenerConfiguration(name: "main", addresses: [ListenAddress(host: "127.0.0.1", port: 0, family: .ipv4)],
+                                              hosts: ["app"], defaultHost: "app")],
+            hosts: [host])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let table = try HostTable.compile(configuration, logger: logger)
+        let metrics = ProxyMetrics(workers: 1)
+        let proxy = try RunningProxy(router: table, resolver: dns.resolver, resolveInterval: .milliseconds(50), metrics: metrics)
+        defer { proxy.stop() }
+        func backendUp() -> Double? {
+            (try? ParsedExposition(metrics.renderText()))?.value("portcullis_backend_up", ["host": "app", "backend": "app.test:\(port)"])
+        }
+        func checksOK() -> Double {
+            (try? ParsedExposition(metrics.renderText()))?.value("portcullis_backend_checks_total",
+                                                                  ["host": "app", "backend": "app.test:\(port)", "result": "ok"]) ?? 0
+        }
+        #expect(eventually { checksOK() >= 2 }, "the checks run against 127.0.0.2")
+        #expect(backendUp() == 1)
+
+        // The name moves to 127.0.0.3 and nothing listens on 127.0.0.2 any more. Checks that stayed on the
+        // old address would take the backend down at their next failure (fall 1, every 50 ms).
+        dns.set("app.test", ["127.0.0.3"])
+        first = nil
+        #expect(eventually { proxy.server.addressBook.known(.tcp(host: "app.test", port: port))?.map(\.hostText) == ["127.0.0.3"] })
+        usleep(500_000)
+        #expect(backendUp() == 1, "the checks moved to the new address")
+        let before = checksOK()
+        #expect(eventually { checksOK() >= before + 2 }, "and keep succeeding there")
+        withExtendedLifetime(second) {}
     }
 }

@@ -385,7 +385,8 @@ final class RunningProxy: @unchecked Sendable {
          timeouts: Timeouts = Timeouts(handshake: .seconds(5), idle: .seconds(30), backendConnect: .seconds(2)),
          drainTimeout: Duration = .seconds(5),
          reload: (@Sendable () throws -> any ConnectionRouter)? = nil,
-         resolver: BackendAddressBook.Resolver? = nil, resolveInterval: Duration = .seconds(30)) throws {
+         resolver: BackendAddressBook.Resolver? = nil, resolveInterval: Duration = .seconds(30),
+         metrics: ProxyMetrics? = nil) throws {
         let listenAddress = ListenAddress(host: "127.0.0.1", port: 0, family: .ipv4)
         var configuration = ProxyConfiguration(
             workers: workers, maxConnections: maxConnections, timeouts: timeouts, drainTimeout: drainTimeout,
@@ -401,6 +402,7 @@ final class RunningProxy: @unchecked Sendable {
             accessLog: records.sink, logger: logger
         )
         if let resolver { server.addressBook = BackendAddressBook(resolver: resolver) }
+        server.metrics = metrics
         try server.bind()
         guard let bound = server.listenAddresses["main"]?.first?.port else { throw TestFailure("no bound port") }
         port = bound

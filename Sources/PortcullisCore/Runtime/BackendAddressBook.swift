@@ -61,15 +61,21 @@ final class BackendAddressBook: Sendable {
         names.withLock { $0[backend] }
     }
 
-    /// Resolves every name among `backends` (blocking: call it on the control thread) and forgets the names
-    /// no longer listed. A name that does not resolve now keeps the addresses it had. Returns those names.
+    /// Resolves the names among `backends` (blocking: call it on the control thread) and forgets the names
+    /// no longer listed. With `resolvingKnown` false, names already known keep their addresses without a
+    /// lookup (the resolver thread refreshes them; a reload must not wait for a DNS server once per name).
+    /// A name that does not resolve now keeps the addresses it had. Returns those names.
     @discardableResult
-    func prepare(_ backends: [BackendAddress]) -> [BackendAddress] {
+    func prepare(_ backends: [BackendAddress], resolvingKnown: Bool = true) -> [BackendAddress] {
         var unresolved: [BackendAddress] = []
         var resolved: [BackendAddress: [SocketAddress]] = [:]
         let previous = names.withLock { $0 }
         for backend in Set(backends) {
             guard case .tcp(let host, let port) = backend, SocketAddress(numericHost: host, port: port) == nil else { continue }
+            if !resolvingKnown, let known = previous[backend] {
+                resolved[backend] = known
+                continue
+            }
             let addresses = resolver(host, port)
             if addresses.isEmpty { unresolved.append(backend) }
             resolved[backend] = addresses.isEmpty ? previous[backend] ?? [] : Self.keepingOrder(of: previous[backend], addresses)

@@ -8,20 +8,23 @@ import Synchronization
 /// time. Between rounds it sleeps in `poll(2)` on an eventfd, so `stop()` ends it at once.
 ///
 /// Logs: info when a name's addresses change, a warning when a name stops resolving (once, until it resolves
-/// again; it keeps its last addresses meanwhile).
+/// again; it keeps its last addresses meanwhile). `onChange` runs on this thread after a round that changed
+/// some name's addresses (the server then moves the active health checks to them).
 final class BackendResolver: @unchecked Sendable {
     let interval: UInt64
     private let book: BackendAddressBook
     private let logger: Logger
+    private let onChange: @Sendable () -> Void
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
     private var thread: pthread_t?
 
     /// `interval`: nanoseconds between rounds (at least 1 ms).
-    init(book: BackendAddressBook, interval: UInt64, logger: Logger) throws {
+    init(book: BackendAddressBook, interval: UInt64, logger: Logger, onChange: @escaping @Sendable () -> Void = {}) throws {
         self.book = book
         self.interval = max(1_000_000, interval)
         self.logger = logger
+        self.onChange = onChange
         let fd = portcullis_eventfd_create()
         guard fd >= 0 else { throw SystemCallError.last("eventfd") }
         wakeFD = fd
@@ -47,6 +50,11 @@ final class BackendResolver: @unchecked Sendable {
         thread = handle
     }
 
+    /// Starts a round now instead of at the end of the interval (after a reload, for the names it kept).
+    func refreshNow() {
+        portcullis_eventfd_signal(wakeFD)
+    }
+
     /// Stops the thread and waits for it (a lookup in progress finishes first). Call it from the thread that
     /// called `start`.
     func stop() {
@@ -69,6 +77,7 @@ final class BackendResolver: @unchecked Sendable {
             for change in changes {
                 logger.info("backend \(change.backend) now resolves to \(Self.list(change.new)) (was \(Self.list(change.old)))")
             }
+            if !changes.isEmpty { onChange() }
             let newlyFailing = Set(unresolved).subtracting(failing)
             for backend in newlyFailing.sorted(by: { $0.description < $1.description }) {
                 let kept = book.known(backend) ?? []

@@ -2,13 +2,15 @@ internal import CPortcullisSystem
 internal import Glibc
 import Synchronization
 
-/// Requests to the control thread (the one in `ProxyServer.run`): reload, drain, and "a worker finished".
+/// Requests to the control thread (the one in `ProxyServer.run`): reload, drain, "a worker finished", and
+/// "backend names resolve to other addresses now".
 /// An eventfd wakes the control thread's `poll`; the counters say what happened.
 final class ControlChannel: Sendable {
     struct Pending: Sendable {
         var reloads = 0
         var drain = false
         var finishedWorkers = 0
+        var backendAddressesChanged = false
     }
 
     let eventFD: Int32
@@ -32,17 +34,24 @@ final class ControlChannel: Sendable {
         portcullis_eventfd_signal(eventFD)
     }
 
+    func backendAddressesChanged() {
+        pending.withLock { $0.backendAddressesChanged = true }
+        portcullis_eventfd_signal(eventFD)
+    }
+
     func workerFinished() {
         pending.withLock { $0.finishedWorkers += 1 }
         portcullis_eventfd_signal(eventFD)
     }
 
-    /// The reloads and drain requested since the last call (cleared), and the total of finished workers.
+    /// The reloads, drain and address changes requested since the last call (cleared), and the total of
+    /// finished workers.
     func take() -> Pending {
         pending.withLock { state in
             let snapshot = state
             state.reloads = 0
             state.drain = false
+            state.backendAddressesChanged = false
             return snapshot
         }
     }

@@ -396,6 +396,7 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
             if pending.drain { drainWanted = true }
 
             if reloadWanted, drainDeadline == nil { performReload() }
+            if pending.backendAddressesChanged, drainDeadline == nil { followBackendAddresses() }
             if drainWanted, drainDeadline == nil {
                 logger.info("draining \(limiter.count) open connection(s), deadline \(configuration.drainTimeout)")
                 service.stopping(openConnections: limiter.count)
@@ -479,15 +480,16 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
 
     /// Resolves the backend names of `router`'s hosts (and of their `client_refused_backend`) here, on the
     /// control thread, before any worker serves the table: workers never wait for DNS. A name that does not
-    /// resolve is a warning, not an error (it may resolve later: `BackendResolver` tries again).
-    private func resolveBackendNames(of router: any ConnectionRouter) {
+    /// resolve is a warning, not an error (it may resolve later: `BackendResolver` tries again). With
+    /// `resolvingKnown` false only new names are looked up here (see `BackendAddressBook.prepare`).
+    private func resolveBackendNames(of router: any ConnectionRouter, resolvingKnown: Bool = true) {
         guard let table = router as? HostTable else { return }
         var backends: [BackendAddress] = []
         for host in table.hosts {
             backends += host.backends
             backends += host.refusedClientRoute?.backends ?? []
         }
-        for backend in addressBook.prepare(backends) {
+        for backend in addressBook.prepare(backends, resolvingKnown: resolvingKnown) {
             let kept = addressBook.known(backend) ?? []
             let consequence = kept.isEmpty ? "clients of its host get backend_unavailable until it does"
                 : "still using \(kept.map(\.description).joined(separator: ", "))"
@@ -506,7 +508,9 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         stopResolver()
         guard wanted else { return }
         do {
-            let resolver = try BackendResolver(book: addressBook, interval: interval, logger: logger)
+            let resolver = try BackendResolver(book: addressBook, interval: interval, logger: logger) { [control] in
+                control.backendAddressesChanged()
+            }
             try resolver.start()
             self.resolver = resolver
         } catch {
@@ -517,6 +521,15 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
     private func stopResolver() {
         resolver?.stop()
         resolver = nil
+    }
+
+    /// Backend names resolve to other addresses now: the workers' selections follow the address book by
+    /// themselves; the active checks are moved to the new addresses (verdicts of addresses still there
+    /// carry over) and the workers get the new board.
+    private func followBackendAddresses() {
+        guard healthChecker != nil else { return }
+        startHealthChecks(for: router)
+        for worker in workers { worker.post(.health(healthBoard)) }
     }
 
     /// `bindAddress` for a reload, with a failure that says what to do about it.
@@ -571,8 +584,11 @@ public final class ProxyServer: ProxyServing, @unchecked Sendable {
         if raisedLimit { DescriptorLimit.raise(for: plan.configuration, logger: logger) }
         router = newRouter
         running.withLock { $0 = plan.configuration }
-        resolveBackendNames(of: newRouter)
+        // Names the running table already had keep their addresses here and are looked up again at once on
+        // the resolver's thread: a reload waits for DNS only for new names.
+        resolveBackendNames(of: newRouter, resolvingKnown: configuration.backendResolveInterval == .zero)
         updateResolver()
+        resolver?.refreshNow()
         startHealthChecks(for: newRouter)
         for worker in workers {
             worker.post(.reload(WorkerReload(

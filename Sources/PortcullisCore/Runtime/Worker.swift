@@ -14,6 +14,9 @@ enum WorkerMessage: Sendable {
     case drain
     /// Reset every open connection and exit now (the drain deadline passed).
     case stop
+    /// The active checks now check these addresses (a backend name resolves to others): rebuild the
+    /// backend selections with this board.
+    case health(BackendHealthBoard?)
 }
 
 /// What a reload changes in one worker. The control thread has bound every new socket before sending it, so
@@ -211,6 +214,9 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
             switch message {
             case .reload(let reload):
                 apply(reload)
+            case .health(let board):
+                healthBoard = board
+                selectors.removeAll()
             case .drain:
                 guard state == .running else { continue }
                 state = .draining
