@@ -44,7 +44,10 @@ struct Check: ParsableCommand {
         for host in table.hosts {
             let names = host.serverNames.isEmpty ? "(no SNI names)" : host.serverNames.joined(separator: " ")
             let backends = host.backends.map(\.description).joined(separator: ", ")
-            lines.append("  host \(host.name): \(names) -> \(backends); client_verify \(host.policy.verify.rawValue)")
+            var balancing = ""
+            if host.backends.count > 1 { balancing += " (\(host.backendHealth.balance.rawValue))" }
+            if let check = host.backendHealth.check { balancing += ", checked every \(DurationText.format(check.interval))" }
+            lines.append("  host \(host.name): \(names) -> \(backends)\(balancing); client_verify \(host.policy.verify.rawValue)")
         }
         return lines.joined(separator: "\n")
     }

@@ -56,11 +56,21 @@ import Testing
             backend = "127.0.0.1:8080"
             client_verify = "optional"
             client_ca_file = "\(pki.ca.certificate)"
+            [[host]]
+            name = "api"
+            names = ["api.example.com"]
+            certificate = "\(pki.www.certificate)"
+            key = "\(pki.www.key)"
+            backend = ["127.0.0.1:8081", "127.0.0.1:8082"]
+            balance = "first"
+            health_check_interval = "2s"
             """)
         let result = try portcullis(["check", "--config", path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\(path): OK"))
         #expect(result.stdout.contains("host www: www.example.com -> 127.0.0.1:8080; client_verify optional"))
+        #expect(result.stdout.contains("host api: api.example.com -> 127.0.0.1:8081, 127.0.0.1:8082 (first), checked every 2s; client_verify none"),
+                "\(result.stdout)")
         #expect(try portcullis(["check", "--quiet", "--config", path]).stdout.isEmpty)
     }
 
