@@ -18,7 +18,7 @@ public final class MetricsEndpoint: @unchecked Sendable {
     private let stopFD: Int32
     private let metrics: ProxyMetrics
     private let logger: Logger
-    private var thread: pthread_t?
+    private var thread: SystemThread?
 
     static let maximumClients = 16
     static let requestTimeout: UInt64 = 5_000_000_000
@@ -67,18 +67,7 @@ public final class MetricsEndpoint: @unchecked Sendable {
     /// Starts serving on a new thread.
     public func start() throws {
         precondition(thread == nil, "MetricsEndpoint.start may only be called once")
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { argument in
-            let endpoint = Unmanaged<MetricsEndpoint>.fromOpaque(argument!).takeRetainedValue()
-            endpoint.serve()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<MetricsEndpoint>.fromOpaque(context).release()
-            throw SystemCallError("pthread_create", code: result)
-        }
-        thread = handle
+        thread = try SystemThread { [self] in serve() }
         logger.info("metrics endpoint on http://\(address)/metrics")
     }
 
@@ -86,17 +75,13 @@ public final class MetricsEndpoint: @unchecked Sendable {
     public func stop() {
         guard let thread else { return }
         portcullis_eventfd_signal(stopFD)
-        pthread_join(thread, nil)
+        thread.join()
         self.thread = nil
     }
 
     // MARK: The loop
 
     private func serve() {
-        // The control signals belong to the proxy's signalfd; a thread that left them unblocked would get
-        // SIGTERM's default action (exit) instead.
-        let signals = [portcullis_SIGHUP, portcullis_SIGTERM, portcullis_SIGINT]
-        signals.withUnsafeBufferPointer { _ = portcullis_block_signals($0.baseAddress, Int32($0.count)) }
         var clients: [Client] = []
         var descriptors: [pollfd] = []
         while true {

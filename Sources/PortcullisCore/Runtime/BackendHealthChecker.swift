@@ -25,7 +25,7 @@ final class BackendHealthChecker: @unchecked Sendable {
     private let logger: Logger
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
-    private var thread: pthread_t?
+    private var thread: SystemThread?
 
     /// One checked address's schedule (checker thread only).
     private struct Probe {
@@ -55,18 +55,7 @@ final class BackendHealthChecker: @unchecked Sendable {
 
     /// Starts the checker thread. The first check of every address starts at once.
     func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { argument in
-            let checker = Unmanaged<BackendHealthChecker>.fromOpaque(argument!).takeRetainedValue()
-            checker.threadMain()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<BackendHealthChecker>.fromOpaque(context).release()
-            throw SystemCallError("pthread_create", code: result)
-        }
-        thread = handle
+        thread = try SystemThread { [self] in threadMain() }
     }
 
     /// Stops the checks and waits for the thread to exit (it closes the sockets of checks in flight). Call it
@@ -74,10 +63,8 @@ final class BackendHealthChecker: @unchecked Sendable {
     func stop() {
         stopping.store(true, ordering: .releasing)
         portcullis_eventfd_signal(wakeFD)
-        if let thread {
-            pthread_join(thread, nil)
-            self.thread = nil
-        }
+        thread?.join()
+        thread = nil
     }
 
     private func threadMain() {

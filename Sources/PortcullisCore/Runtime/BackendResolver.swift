@@ -17,7 +17,7 @@ final class BackendResolver: @unchecked Sendable {
     private let onChange: @Sendable () -> Void
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
-    private var thread: pthread_t?
+    private var thread: SystemThread?
 
     /// `interval`: nanoseconds between rounds (at least 1 ms).
     init(book: BackendAddressBook, interval: UInt64, logger: Logger, onChange: @escaping @Sendable () -> Void = {}) throws {
@@ -36,18 +36,7 @@ final class BackendResolver: @unchecked Sendable {
 
     /// Starts the thread; its first round is one interval from now (`prepare` has just resolved every name).
     func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { argument in
-            let resolver = Unmanaged<BackendResolver>.fromOpaque(argument!).takeRetainedValue()
-            resolver.threadMain()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<BackendResolver>.fromOpaque(context).release()
-            throw SystemCallError("pthread_create", code: result)
-        }
-        thread = handle
+        thread = try SystemThread { [self] in threadMain() }
     }
 
     /// Starts a round now instead of at the end of the interval (after a reload, for the names it kept).
@@ -60,10 +49,8 @@ final class BackendResolver: @unchecked Sendable {
     func stop() {
         stopping.store(true, ordering: .releasing)
         portcullis_eventfd_signal(wakeFD)
-        if let thread {
-            pthread_join(thread, nil)
-            self.thread = nil
-        }
+        thread?.join()
+        thread = nil
     }
 
     private func threadMain() {

@@ -82,7 +82,7 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
     private var reserveFD: Int32 = -1
     private var refusedSinceLog = 0
     private var lastRefusalLog: UInt64 = 0
-    private var thread: pthread_t?
+    private var thread: SystemThread?
     /// Stamps this worker's watchdog heartbeat from the loop (nil when no watchdog runs). Set before `start`.
     var heartbeat: HeartbeatTimer?
     /// Returns freed memory to the system after a large fall in this worker's connection count.
@@ -127,26 +127,12 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
 
     /// Starts the worker's thread.
     func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { argument in
-            let worker = Unmanaged<Worker>.fromOpaque(argument!).takeRetainedValue()
-            worker.threadMain()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<Worker>.fromOpaque(context).release()
-            throw SystemCallError("pthread_create", code: result)
-        }
-        thread = handle
+        thread = try SystemThread { [self] in threadMain() }
     }
 
     /// Waits for the thread to exit.
     func join() {
-        if let thread {
-            pthread_join(thread, nil)
-            self.thread = nil
-        }
+        thread?.join()
     }
 
     /// Wakes the loop without a command (the metrics endpoint's liveness probe). Safe from any thread.
