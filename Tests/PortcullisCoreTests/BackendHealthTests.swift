@@ -186,10 +186,14 @@ import Testing
             health_check_timeout = "1s"
             health_check_rise = 1
             health_check_fall = 2
+            health_check_http = "HEAD /status?full=1"
             """).hosts[0].backendHealth
         #expect(configured == BackendHealthConfiguration(
             balance: .leastConnections, maxFails: 0, failTimeout: .seconds(30),
-            check: HealthCheckConfiguration(interval: .milliseconds(200), timeout: .seconds(1), rise: 1, fall: 2)))
+            check: HealthCheckConfiguration(interval: .milliseconds(200), timeout: .seconds(1), rise: 1, fall: 2,
+                                            http: HTTPHealthCheck(method: "HEAD", path: "/status?full=1"))))
+        let pathOnly = try parseConfiguration(minimalHost + "health_check_interval = 5\nhealth_check_http = \"/healthz\"\n")
+        #expect(pathOnly.hosts[0].backendHealth.check?.http == HTTPHealthCheck(method: "GET", path: "/healthz"))
         let checkDefaults = try parseConfiguration(minimalHost + "balance = \"first\"\nhealth_check_interval = 5\n").hosts[0].backendHealth
         #expect(checkDefaults.balance == .first)
         #expect(checkDefaults.check == HealthCheckConfiguration(interval: .seconds(5), timeout: nil, rise: 2, fall: 3))
@@ -206,6 +210,7 @@ import Testing
             health_check_timeout = -5
             health_check_rise = 0
             health_check_fall = "three"
+            health_check_http = "get healthz"
             """)
         #expect(found.contains { $0.keyPath == "host[0].balance" && $0.line == 8
             && $0.message == "expected round_robin, first or least_connections, got \"random\"" }, "\(found)")
@@ -221,16 +226,38 @@ import Testing
             && $0.message == "expected an integer from 1 to 1000, got 0" }, "\(found)")
         #expect(found.contains { $0.keyPath == "host[0].health_check_fall" && $0.line == 14
             && $0.message == "expected an integer from 1 to 1000, got a string" }, "\(found)")
-        #expect(found.count == 7, "\(found)")
+        #expect(found.contains { $0.keyPath == "host[0].health_check_http" && $0.line == 15
+            && $0.message == "expected \"METHOD /path\" or \"/path\", e.g. \"GET /healthz\", got \"get healthz\"" }, "\(found)")
+        #expect(found.count == 8, "\(found)")
     }
 
     @Test func checkSettingsWithoutAnIntervalAreErrors() {
-        let found = diagnostics(minimalHost + "health_check_rise = 3\nhealth_check_timeout = \"1s\"\n")
-        #expect(found.map(\.keyPath) == ["host[0].health_check_timeout", "host[0].health_check_rise"], "\(found)")
+        let found = diagnostics(minimalHost + "health_check_rise = 3\nhealth_check_timeout = \"1s\"\nhealth_check_http = \"/\"\n")
+        #expect(found.map(\.keyPath) == ["host[0].health_check_timeout", "host[0].health_check_rise", "host[0].health_check_http"], "\(found)")
         #expect(found.allSatisfy { $0.message.hasPrefix("has no effect without health_check_interval") })
         #expect(found.first?.description.contains("test.toml:9") == true, "\(found.first?.description ?? "")")
         let misspelt = diagnostics(minimalHost + "health_check_intervall = \"1s\"\n")
         #expect(misspelt.map(\.message) == ["unknown key (did you mean 'health_check_interval'?)"], "\(misspelt)")
+    }
+
+    @Test func httpCheckStatusLinesAndRequests() {
+        func status(_ text: String) -> BackendHealthChecker.StatusLine { BackendHealthChecker.status(of: Array(text.utf8)) }
+        #expect(status("HTTP/1.1 200 OK\r\n") == .code(200))
+        #expect(status("HTTP/1.0 503\r\n") == .code(503))
+        #expect(status("HTTP/1.1 204 ") == .code(204))
+        #expect(status("HTTP/1.") == .incomplete)
+        #expect(status("HTTP/1.1 30") == .incomplete)
+        #expect(status("") == .incomplete)
+        #expect(status("SSH-2.0-OpenSSH") == .invalid)
+        #expect(status("HTTP/1.1 2x0 OK\r\n") == .invalid)
+        #expect(status("HTTP/1.1 2000 OK\r\n") == .invalid)
+        #expect(BackendHealthChecker.hostHeader(for: "app.internal:8080 (10.0.0.7:8080)") == "app.internal:8080")
+        #expect(BackendHealthChecker.hostHeader(for: "[::1]:8080") == "[::1]:8080")
+        #expect(BackendHealthChecker.hostHeader(for: "unix:/run/app.sock") == "localhost")
+        #expect(HTTPHealthCheck.parse("GET /healthz") == HTTPHealthCheck(method: "GET", path: "/healthz"))
+        for bad in ["healthz", "GET", "get /x", "GET /a b", "GET  /x y", ""] { #expect(HTTPHealthCheck.parse(bad) == nil, "\(bad)") }
+        #expect(String(decoding: HTTPHealthCheck(path: "/h").request(host: "b:80"), as: UTF8.self)
+                == "GET /h HTTP/1.0\r\nHost: b:80\r\nUser-Agent: portcullis-health-check\r\nConnection: close\r\n\r\n")
     }
 
     // MARK: Metrics

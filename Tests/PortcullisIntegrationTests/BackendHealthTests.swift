@@ -74,6 +74,37 @@ extension Integration {
             #expect(Date().timeIntervalSince(start) >= 6, "retried before backend_fail_timeout")
         }
 
+        /// `health_check_http`: a backend that accepts connections but answers 503 is down; one answering 200
+        /// is up and sees exactly the documented request.
+        @Test func httpChecksJudgeTheStatusNotTheConnect() throws {
+            let port = Ports.free()
+            let metricsPort = Ports.free()
+            let healthy = try TestBackend(mode: .http("ok"))
+            let failing = try TestBackend(mode: .httpStatus(503))
+            defer { healthy.stop(); failing.stop() }
+            let good = "127.0.0.1:\(healthy.port)"
+            let bad = "127.0.0.1:\(failing.port)"
+            var builder = ProxyConfigBuilder()
+            builder.global["metrics_listen"] = tomlString("127.0.0.1:\(metricsPort)")
+            builder.hosts = [host(backends: [good, bad], extra: [
+                "health_check_interval": tomlString("200ms"), "health_check_fall": "1", "health_check_http": tomlString("GET /healthz"),
+            ])]
+            builder.listeners = [.init(name: "tls", port: port, hosts: ["a"], defaultHost: "a")]
+            let proxy = try ProxyProcess(config: builder.toml, waitForPorts: [port, metricsPort])
+            defer { proxy.stop() }
+
+            let scrape = try Scrape.waitFor(port: metricsPort) {
+                sample($0, "portcullis_backend_up", backend: bad) == 0
+                    && (sample($0, "portcullis_backend_checks_total", backend: good, ["result": "ok"]) ?? 0) >= 2
+            }
+            #expect(sample(scrape, "portcullis_backend_up", backend: bad) == 0, "\(scrape.text)")
+            #expect(sample(scrape, "portcullis_backend_up", backend: good) == 1, "\(scrape.text)")
+            #expect(proxy.waitForLog("backend \(bad) of host a is down: 1 failed check: HTTP status 503"), "\(proxy.log)")
+            let request = String(decoding: healthy.waitForConnections(1).first ?? Data(), as: UTF8.self)
+            #expect(request == "GET /healthz HTTP/1.0\r\nHost: \(good)\r\nUser-Agent: portcullis-health-check\r\nConnection: close\r\n\r\n",
+                    "\(request)")
+        }
+
         @Test func activeChecksTakeABackendOutAndBringItBackAndAReloadStopsThem() throws {
             let port = Ports.free()
             let metricsPort = Ports.free()

@@ -17,6 +17,8 @@ final class TestBackend: @unchecked Sendable {
         case sendAndReceive(Data)
         /// Replies to anything with a minimal HTTP/1.0 200 response carrying `body`, then closes.
         case http(String)
+        /// Replies to a request with an empty HTTP/1.0 response of this status code, then closes.
+        case httpStatus(Int)
     }
 
     let port: UInt16
@@ -125,6 +127,18 @@ final class TestBackend: @unchecked Sendable {
         }
     }
 
+    /// Reads (and records) an HTTP request up to the blank line after its headers, or until EOF.
+    private func readRequestHead(_ fd: Int32, index: Int) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var request = Data()
+        while !request.contains("\r\n\r\n".data(using: .utf8)!) {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            buffer.withUnsafeBytes { record(index, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            request.append(contentsOf: buffer[0..<n])
+        }
+    }
+
     private func serve(_ fd: Int32, index: Int) {
         defer {
             close(fd)
@@ -160,14 +174,11 @@ final class TestBackend: @unchecked Sendable {
             }
             while !writer.isFinished { usleep(5_000) }
         case .http(let body):
-            var request = Data()
-            while !request.contains("\r\n\r\n".data(using: .utf8)!) {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { break }
-                buffer.withUnsafeBytes { record(index, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                request.append(contentsOf: buffer[0..<n])
-            }
+            readRequestHead(fd, index: index)
             sendAll(fd, Data("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        case .httpStatus(let code):
+            readRequestHead(fd, index: index)
+            sendAll(fd, Data("HTTP/1.0 \(code) Status\r\nContent-Length: 0\r\n\r\n".utf8))
         }
     }
 }

@@ -44,7 +44,8 @@ public enum BalanceMethod: String, Sendable, Equatable, CaseIterable {
 }
 
 /// Active health checks of a host's backend addresses: a non-blocking connect to each address every
-/// `interval`; connected in time is a success.
+/// `interval`; connected in time is a success (with `http`: connected, and an HTTP status from 200 to 399 in
+/// time).
 public struct HealthCheckConfiguration: Sendable, Equatable {
     /// Time between the starts of two checks of one address (a check still running when the next is due
     /// delays it: checks of one address never overlap).
@@ -57,19 +58,52 @@ public struct HealthCheckConfiguration: Sendable, Equatable {
     /// adds) the address counts as up until its first check, and that first check alone can take it down, so
     /// a backend that is dead at startup gets no traffic after the first check (HAProxy's default too).
     public var fall: Int
+    /// `health_check_http`: after connecting, send this request and expect a 2xx or 3xx status (HAProxy's
+    /// `option httpchk`); nil: connecting is enough.
+    public var http: HTTPHealthCheck?
 
     /// The default check timeout cap.
     public static let defaultTimeoutCap: Duration = .seconds(2)
 
-    public init(interval: Duration, timeout: Duration? = nil, rise: Int = 2, fall: Int = 3) {
+    public init(interval: Duration, timeout: Duration? = nil, rise: Int = 2, fall: Int = 3, http: HTTPHealthCheck? = nil) {
         self.interval = interval
         self.timeout = timeout
         self.rise = rise
         self.fall = fall
+        self.http = http
     }
 
     /// `timeout`, or its default for a proxy whose backend connect timeout is `connectTimeout`.
     public func effectiveTimeout(connectTimeout: Duration) -> Duration {
         timeout ?? min(connectTimeout, Self.defaultTimeoutCap)
+    }
+}
+
+/// The request of an HTTP health check: `health_check_http = "GET /healthz"` (or just the path, for GET).
+public struct HTTPHealthCheck: Sendable, Equatable {
+    public var method: String
+    public var path: String
+
+    public init(method: String = "GET", path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    /// `METHOD /path` or `/path`; nil for anything else (the method must be upper-case letters, the path must
+    /// start with `/` and hold no spaces or control characters).
+    public static func parse(_ text: String) -> HTTPHealthCheck? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        let method = parts.count == 2 ? String(parts[0]) : "GET"
+        guard let path = parts.last.map(String.init), parts.count <= 2, path.hasPrefix("/"),
+              !method.isEmpty, method.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }),
+              path.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F })
+        else { return nil }
+        return HTTPHealthCheck(method: method, path: path)
+    }
+
+    /// The request for a backend reached as `host` (the `Host` header): HTTP/1.0, so the backend closes after
+    /// its answer.
+    func request(host: String) -> [UInt8] {
+        Array("\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: portcullis-health-check\r\nConnection: close\r\n\r\n".utf8)
     }
 }

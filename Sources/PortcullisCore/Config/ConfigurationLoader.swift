@@ -375,10 +375,17 @@ private struct Builder {
         let timeout = reader.contains("health_check_timeout") ? reader.duration("health_check_timeout", default: .seconds(2)) : nil
         let rise = reader.int("health_check_rise", default: 2, range: 1...1000)
         let fall = reader.int("health_check_fall", default: 3, range: 1...1000)
+        var http: HTTPHealthCheck?
+        if let text = reader.nonEmptyString("health_check_http") {
+            http = HTTPHealthCheck.parse(text)
+            if http == nil {
+                reader.report("health_check_http", "expected \"METHOD /path\" or \"/path\", e.g. \"GET /healthz\", got \"\(text)\"")
+            }
+        }
         if enabled {
-            health.check = HealthCheckConfiguration(interval: interval, timeout: timeout, rise: rise, fall: fall)
+            health.check = HealthCheckConfiguration(interval: interval, timeout: timeout, rise: rise, fall: fall, http: http)
         } else {
-            for key in ["health_check_timeout", "health_check_rise", "health_check_fall"] where reader.contains(key) {
+            for key in ["health_check_timeout", "health_check_rise", "health_check_fall", "health_check_http"] where reader.contains(key) {
                 reader.report(key, "has no effect without health_check_interval (active health checks are off); set health_check_interval = \"2s\" to turn them on")
             }
         }

@@ -10,6 +10,8 @@ final class BackendHealthBoard: Sendable {
         let timeout: UInt64
         let rise: Int
         let fall: Int
+        /// The request of an HTTP check; nil: connecting is the check.
+        let http: HTTPHealthCheck?
         let targets: [BackendHealthState]
     }
 
@@ -40,7 +42,7 @@ final class BackendHealthBoard: Sendable {
             checked.append(CheckedHost(
                 name: host.name, interval: max(1, check.interval.clampedNanoseconds),
                 timeout: max(1, check.effectiveTimeout(connectTimeout: connectTimeout).clampedNanoseconds),
-                rise: check.rise, fall: check.fall, targets: targets))
+                rise: check.rise, fall: check.fall, http: check.http, targets: targets))
             byHost[host.name] = targets
         }
         self.hosts = checked
