@@ -48,6 +48,23 @@ import Testing
         #expect(firstPicks(selector(3, start: 1), connections: 3) == [1, 2, 0], "workers start at their own offset")
     }
 
+    @Test func weightedRoundRobinIsSmoothAndSkipsDownAddresses() {
+        let weighted = BackendSelector(hostName: "www", slots: slots(3), configuration: BackendHealthConfiguration(), weights: [3, 1, 1])
+        // nginx's smooth weighted round-robin: 3:1:1 spreads the heavy address out instead of bunching it.
+        #expect(firstPicks(weighted, connections: 10) == [0, 1, 0, 2, 0, 0, 1, 0, 2, 0])
+        _ = weighted.connectFailed(0, now: 100)
+        #expect(Set(firstPicks(weighted, connections: 4, now: 200)) == [1, 2], "a down address gets none of its share")
+        #expect(failoverOrder(weighted, now: 200).count == 3, "and failover still tries every address once")
+    }
+
+    @Test func weightedLeastConnectionsComparesConnectionsPerUnitOfWeight() {
+        let least = BackendSelector(hostName: "www", slots: slots(2),
+                                    configuration: BackendHealthConfiguration(balance: .leastConnections), weights: [2, 1])
+        // Held connections: address 0 (weight 2) takes two for each one of address 1.
+        let picks = firstPicks(least, connections: 6, hold: true)
+        #expect(picks.filter { $0 == 0 }.count == 4 && picks.filter { $0 == 1 }.count == 2, "\(picks)")
+    }
+
     @Test func firstAlwaysPrefersTheFirstUpAddress() {
         let first = selector(3, balance: .first)
         #expect(firstPicks(first, connections: 4) == [0, 0, 0, 0])
@@ -192,6 +209,12 @@ import Testing
             balance: .leastConnections, maxFails: 0, failTimeout: .seconds(30),
             check: HealthCheckConfiguration(interval: .milliseconds(200), timeout: .seconds(1), rise: 1, fall: 2,
                                             http: HTTPHealthCheck(method: "HEAD", path: "/status?full=1"))))
+        let weighted = try parseConfiguration(minimalHost.replacingOccurrences(
+            of: "backend = \"127.0.0.1:8080\"",
+            with: "backend = [{ address = \"127.0.0.1:8080\", weight = 3 }, \"127.0.0.1:8081\", { address = \"unix:/run/app.sock\" }]"))
+        #expect(weighted.hosts[0].backends == [.tcp(host: "127.0.0.1", port: 8080), .tcp(host: "127.0.0.1", port: 8081), .unix(path: "/run/app.sock")])
+        #expect(weighted.hosts[0].backendHealth.weights == [3, 1, 1])
+        #expect(weighted.hosts[0].backendHealth.weight(ofBackendAt: 1) == 1)
         let pathOnly = try parseConfiguration(minimalHost + "health_check_interval = 5\nhealth_check_http = \"/healthz\"\n")
         #expect(pathOnly.hosts[0].backendHealth.check?.http == HTTPHealthCheck(method: "GET", path: "/healthz"))
         let checkDefaults = try parseConfiguration(minimalHost + "balance = \"first\"\nhealth_check_interval = 5\n").hosts[0].backendHealth
@@ -229,6 +252,19 @@ import Testing
         #expect(found.contains { $0.keyPath == "host[0].health_check_http" && $0.line == 15
             && $0.message == "expected \"METHOD /path\" or \"/path\", e.g. \"GET /healthz\", got \"get healthz\"" }, "\(found)")
         #expect(found.count == 8, "\(found)")
+    }
+
+    @Test func badBackendEntriesNameTheElement() {
+        let found = diagnostics(minimalHost.replacingOccurrences(
+            of: "backend = \"127.0.0.1:8080\"",
+            with: "backend = [{ address = \"127.0.0.1:8080\", weight = 0 }, { weight = 2 }, { address = \"x:1\", wieght = 2 }, 5]"))
+        #expect(found.contains { $0.keyPath == "host[0].backend[0].weight" && $0.message == "expected an integer from 1 to 1000, got 0" }, "\(found)")
+        #expect(found.contains { $0.keyPath == "host[0].backend[1]" && $0.message.contains("expected { address = ") }, "\(found)")
+        #expect(found.contains { $0.keyPath == "host[0].backend[2].wieght" && $0.message.hasPrefix("unknown key (did you mean 'weight'?)") },
+                "\(found)")
+        #expect(found.contains { $0.keyPath == "host[0].backend[3]" && $0.message == "expected a string or an inline table, got an integer" },
+                "\(found)")
+        #expect(found.allSatisfy { $0.line == 7 }, "\(found)")
     }
 
     @Test func checkSettingsWithoutAnIntervalAreErrors() {

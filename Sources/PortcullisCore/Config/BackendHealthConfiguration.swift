@@ -20,13 +20,23 @@ public struct BackendHealthConfiguration: Sendable, Equatable {
     public var failTimeout: Duration
     /// Active health checks; nil (the default): none.
     public var check: HealthCheckConfiguration?
+    /// The weight of each entry of the host's `backend` list, in its order (`{ address = "...", weight = 3 }`);
+    /// empty: every backend weighs 1. `round_robin` sends each backend its share of new connections,
+    /// `least_connections` compares open connections per unit of weight, `first` ignores weights.
+    public var weights: [Int]
 
     public init(balance: BalanceMethod = .roundRobin, maxFails: Int = 1, failTimeout: Duration = .seconds(10),
-                check: HealthCheckConfiguration? = nil) {
+                check: HealthCheckConfiguration? = nil, weights: [Int] = []) {
         self.balance = balance
         self.maxFails = maxFails
         self.failTimeout = failTimeout
         self.check = check
+        self.weights = weights
+    }
+
+    /// The weight of the `index`-th entry of `backend`.
+    public func weight(ofBackendAt index: Int) -> Int {
+        index < weights.count ? weights[index] : 1
     }
 }
 

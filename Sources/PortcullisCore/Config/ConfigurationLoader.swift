@@ -222,16 +222,33 @@ private struct Builder {
             sink.report(reader.path, "host '\(name)' has no certificate: set 'certificate' (and 'key'), or a 'certificates' list")
         }
         var backends: [BackendAddress] = []
-        if let texts = reader.stringArray("backend") {
-            for (offset, text) in texts.enumerated() {
-                switch BackendAddress.parse(text) {
-                case .success(.unix(let path)): backends.append(.unix(path: resolvePath(path)))
-                case .success(let backend): backends.append(backend)
-                case .failure(let error):
-                    let key = texts.count == 1 ? reader.keyPath("backend") : "\(reader.keyPath("backend"))[\(offset)]"
-                    sink.report(key, "invalid backend \"\(text)\": \(error)")
+        var weights: [Int] = []
+        for element in reader.stringsOrTables("backend") ?? [] {
+            let text: String
+            let key: String
+            var weight = 1
+            switch element {
+            case .text(let string, let path):
+                (text, key) = (string, path)
+            case .table(let table):
+                weight = table.int("weight", default: 1, range: 1...1000)
+                key = table.keyPath("address")
+                guard let address = table.nonEmptyString("address") else {
+                    if !table.contains("address") { sink.report(table.path, "expected { address = \"host:port\", weight = N }") }
+                    table.reportUnknownKeys()
+                    continue
                 }
+                text = address
+                table.reportUnknownKeys()
             }
+            switch BackendAddress.parse(text) {
+            case .success(.unix(let path)): backends.append(.unix(path: resolvePath(path)))
+            case .success(let backend): backends.append(backend)
+            case .failure(let error):
+                sink.report(key, "invalid backend \"\(text)\": \(error)")
+                continue
+            }
+            weights.append(weight)
         }
         if backends.isEmpty && !reader.contains("backend") {
             sink.report(reader.path, "host '\(name)' has no backend: set 'backend' to \"127.0.0.1:8080\", \"unix:/run/app.sock\" or a list")
@@ -300,6 +317,7 @@ private struct Builder {
         host.inlineCertificate = inline != nil
         readClientCertificateForwarding(reader, into: &host)
         host.backendHealth = readBackendHealth(reader)
+        if weights.contains(where: { $0 != 1 }) { host.backendHealth.weights = weights }
         host.selfSignedIfMissing = reader.bool("self_signed_if_missing", default: false)
         if host.selfSignedIfMissing && (certificates.count != 1 || certificates.first?.passphrase != nil || reader.contains("certificates")) {
             reader.report("self_signed_if_missing", "needs exactly one unencrypted 'certificate' + 'key' pair (the files to create)")

@@ -148,6 +148,35 @@ final class TableReader {
         return result
     }
 
+    /// One element of `stringsOrTables`.
+    enum StringOrTable {
+        /// A string, with the key path that names it in messages.
+        case text(String, keyPath: String)
+        case table(TableReader)
+    }
+
+    /// A string, or an array whose elements are strings or inline tables (`["a", { address = "b" }]`).
+    func stringsOrTables(_ key: String) -> [StringOrTable]? {
+        guard let value = value(key) else { return nil }
+        if let string = value.string { return [.text(string, keyPath: keyPath(key))] }
+        guard let array = value.array else {
+            report(key, "expected a string or an array, got \(typeName(value))")
+            return nil
+        }
+        var result: [StringOrTable] = []
+        for (index, element) in array.enumerated() {
+            let path = "\(keyPath(key))[\(index)]"
+            if let string = element.string {
+                result.append(.text(string, keyPath: array.count == 1 ? keyPath(key) : path))
+            } else if let table = element.table {
+                result.append(.table(TableReader(table, path: path, sink: sink)))
+            } else {
+                sink.report(path, "expected a string or an inline table, got \(typeName(element))")
+            }
+        }
+        return result
+    }
+
     /// A sub-table.
     func table(_ key: String) -> TableReader? {
         guard let value = value(key) else { return nil }

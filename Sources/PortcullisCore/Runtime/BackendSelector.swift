@@ -79,16 +79,27 @@ final class BackendSelector {
     let failTimeout: UInt64
     /// Round-robin position: where the next connection's search starts.
     private var next: Int
+    /// The weight of each slot (its `backend` entry's); all 1 unless the host sets weights.
+    let weights: [Int]
+    /// Some weight differs from 1: `round_robin` is then nginx's smooth weighted round-robin.
+    private let weighted: Bool
+    /// Smooth weighted round-robin state: each slot's current weight.
+    private var currentWeights: [Int]
 
-    /// - Parameter start: the first connection's round-robin position (workers use their index, so the first
-    ///   connections of each worker do not all go to the first address).
-    init(hostName: String, slots: [BackendSlot], configuration: BackendHealthConfiguration, start: Int = 0) {
+    /// - Parameters:
+    ///   - start: the first connection's round-robin position (workers use their index, so the first
+    ///     connections of each worker do not all go to the first address).
+    ///   - weights: one per slot; missing ones weigh 1.
+    init(hostName: String, slots: [BackendSlot], configuration: BackendHealthConfiguration, start: Int = 0, weights: [Int] = []) {
         self.hostName = hostName
         self.slots = slots
         self.balance = configuration.balance
         self.maxFails = configuration.maxFails
         self.failTimeout = max(1, configuration.failTimeout.clampedNanoseconds)
         self.next = slots.isEmpty ? 0 : start % slots.count
+        self.weights = slots.indices.map { $0 < weights.count ? max(1, weights[$0]) : 1 }
+        self.weighted = self.weights.contains { $0 != 1 }
+        self.currentWeights = Array(repeating: 0, count: slots.count)
     }
 
     /// True when neither this worker's connect failures nor the active checks mark `slot` down.
@@ -113,6 +124,16 @@ final class BackendSelector {
                 chosen = index
                 break
             }
+        case .roundRobin where weighted:
+            // Smooth weighted round-robin (nginx): every candidate gains its weight, the richest is chosen and
+            // pays the total, so 3:1:1 gives a, b, a, c, a rather than a, a, a, b, c.
+            var total = 0
+            for index in 0..<count where !attempts.contains(index) && isUp(slots[index], now: now) {
+                currentWeights[index] += weights[index]
+                total += weights[index]
+                if chosen < 0 || currentWeights[index] > currentWeights[chosen] { chosen = index }
+            }
+            if chosen >= 0 { currentWeights[chosen] -= total }
         case .roundRobin:
             for offset in 0..<count {
                 let index = (start + offset) % count
@@ -122,13 +143,13 @@ final class BackendSelector {
                 }
             }
         case .leastConnections:
-            var fewest = Int.max
+            // Fewest open connections per unit of weight: a/wa < b/wb, compared as a*wb < b*wa.
             for offset in 0..<count {
                 let index = (start + offset) % count
                 let slot = slots[index]
-                if slot.activeConnections < fewest, !attempts.contains(index), isUp(slot, now: now) {
+                guard !attempts.contains(index), isUp(slot, now: now) else { continue }
+                if chosen < 0 || slot.activeConnections * weights[chosen] < slots[chosen].activeConnections * weights[index] {
                     chosen = index
-                    fewest = slot.activeConnections
                 }
             }
         }

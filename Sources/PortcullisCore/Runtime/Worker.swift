@@ -450,9 +450,12 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
         let slotsKey = host is RefusedClientRoute ? host.name + "\u{0}refused" : host.name
         let previous = slotsByHost[slotsKey] ?? []
         var slots: [BackendSlot] = []
-        for backend in host.backends {
+        var weights: [Int] = []
+        for (position, backend) in host.backends.enumerated() {
             let label = backend.description
             for address in addressBook.addresses(of: backend) {
+                // Every address a name resolves to carries the entry's weight.
+                weights.append(host.backendHealth.weight(ofBackendAt: position))
                 let health = checked.first { $0.address == address }
                 // An address listed twice (a poor man's weight) is one slot: one health, one connection count.
                 if let slot = slots.first(where: { $0.address == address && $0.label == label })
@@ -464,7 +467,8 @@ final class Worker: LoopEventHandler, @unchecked Sendable {
                 }
             }
         }
-        let selector = BackendSelector(hostName: host.name, slots: slots, configuration: host.backendHealth, start: index)
+        let selector = BackendSelector(hostName: host.name, slots: slots, configuration: host.backendHealth, start: index,
+                                       weights: weights)
         selectors[key] = (selector, version)
         slotsByHost[slotsKey] = slots
         return selector
