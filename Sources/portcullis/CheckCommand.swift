@@ -43,7 +43,10 @@ struct Check: ParsableCommand {
         }
         for host in table.hosts {
             let names = host.serverNames.isEmpty ? "(no SNI names)" : host.serverNames.joined(separator: " ")
-            let backends = host.backends.map(\.description).joined(separator: ", ")
+            let backends = host.backends.enumerated().map { position, backend in
+                let weight = host.backendHealth.weight(ofBackendAt: position)
+                return weight == 1 ? backend.description : "\(backend) (weight \(weight))"
+            }.joined(separator: ", ")
             var balancing = ""
             if host.backends.count > 1 { balancing += " (\(host.backendHealth.balance.rawValue))" }
             if let check = host.backendHealth.check { balancing += ", checked every \(DurationText.format(check.interval))" }

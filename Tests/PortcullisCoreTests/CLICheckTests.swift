@@ -61,7 +61,7 @@ import Testing
             names = ["api.example.com"]
             certificate = "\(pki.www.certificate)"
             key = "\(pki.www.key)"
-            backend = ["127.0.0.1:8081", "127.0.0.1:8082"]
+            backend = [{ address = "127.0.0.1:8081", weight = 2 }, "127.0.0.1:8082"]
             balance = "first"
             health_check_interval = "2s"
             """)
@@ -69,7 +69,7 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\(path): OK"))
         #expect(result.stdout.contains("host www: www.example.com -> 127.0.0.1:8080; client_verify optional"))
-        #expect(result.stdout.contains("host api: api.example.com -> 127.0.0.1:8081, 127.0.0.1:8082 (first), checked every 2s; client_verify none"),
+        #expect(result.stdout.contains("host api: api.example.com -> 127.0.0.1:8081 (weight 2), 127.0.0.1:8082 (first), checked every 2s; client_verify none"),
                 "\(result.stdout)")
         #expect(try portcullis(["check", "--quiet", "--config", path]).stdout.isEmpty)
     }
