@@ -1,7 +1,6 @@
 internal import CPortcullisSystem
 internal import Glibc
 import Logging
-import Synchronization
 
 /// Runs the active health checks of one `BackendHealthBoard`: a non-blocking connect to every checked
 /// address every `health_check_interval`, on one small dedicated thread per process, and publishes each
@@ -24,9 +23,7 @@ import Synchronization
 final class BackendHealthChecker: @unchecked Sendable {
     let board: BackendHealthBoard
     private let logger: Logger
-    private let wakeFD: Int32
-    private let stopping = Atomic<Bool>(false)
-    private var thread: SystemThread?
+    private let runner: StoppableThread
 
     /// One checked address's schedule (checker thread only).
     private struct Probe {
@@ -60,27 +57,18 @@ final class BackendHealthChecker: @unchecked Sendable {
     init(board: BackendHealthBoard, logger: Logger) throws {
         self.board = board
         self.logger = logger
-        let fd = portcullis_eventfd_create()
-        guard fd >= 0 else { throw SystemCallError.last("eventfd") }
-        wakeFD = fd
-    }
-
-    deinit {
-        close(wakeFD)
+        runner = try StoppableThread()
     }
 
     /// Starts the checker thread. The first check of every address starts at once.
     func start() throws {
-        thread = try SystemThread { [self] in threadMain() }
+        try runner.start { [self] in threadMain() }
     }
 
     /// Stops the checks and waits for the thread to exit (it closes the sockets of checks in flight). Call it
     /// from the thread that called `start`.
     func stop() {
-        stopping.store(true, ordering: .releasing)
-        portcullis_eventfd_signal(wakeFD)
-        thread?.join()
-        thread = nil
+        runner.stop()
     }
 
     private func threadMain() {
@@ -95,7 +83,7 @@ final class BackendHealthChecker: @unchecked Sendable {
         }
         var descriptors: [pollfd] = []
         var owners: [Int] = []
-        while !stopping.load(ordering: .acquiring) {
+        while !runner.isStopping {
             let now = MonotonicClock.now()
             var nextDue = UInt64.max
             for index in probes.indices {
@@ -108,7 +96,7 @@ final class BackendHealthChecker: @unchecked Sendable {
             }
             descriptors.removeAll(keepingCapacity: true)
             owners.removeAll(keepingCapacity: true)
-            descriptors.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
+            descriptors.append(pollfd(fd: runner.wakeFD, events: Int16(POLLIN), revents: 0))
             owners.append(-1)
             for (index, probe) in probes.enumerated() where probe.fd >= 0 {
                 descriptors.append(pollfd(fd: probe.fd, events: Int16(probe.awaitingResponse ? POLLIN : POLLOUT), revents: 0))
@@ -118,7 +106,7 @@ final class BackendHealthChecker: @unchecked Sendable {
             let wait = nextDue <= after ? 0 : Int32(clamping: (nextDue - after + 999_999) / 1_000_000)
             let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
             guard ready > 0 else { continue }
-            if descriptors[0].revents != 0 { _ = portcullis_eventfd_drain(wakeFD) }
+            if descriptors[0].revents != 0 { runner.drainWake() }
             let finishedAt = MonotonicClock.now()
             for position in 1..<descriptors.count where descriptors[position].revents != 0 {
                 let index = owners[position]

@@ -1,7 +1,6 @@
 internal import CPortcullisSystem
 internal import Glibc
 import Logging
-import Synchronization
 
 /// Resolves the backend names of a `BackendAddressBook` again every `backend_resolve_interval`, on a thread
 /// of its own: `getaddrinfo` blocks for as long as the DNS server takes, which must never be an event loop's
@@ -15,9 +14,7 @@ final class BackendResolver: @unchecked Sendable {
     private let book: BackendAddressBook
     private let logger: Logger
     private let onChange: @Sendable () -> Void
-    private let wakeFD: Int32
-    private let stopping = Atomic<Bool>(false)
-    private var thread: SystemThread?
+    private let runner: StoppableThread
 
     /// `interval`: nanoseconds between rounds (at least 1 ms).
     init(book: BackendAddressBook, interval: UInt64, logger: Logger, onChange: @escaping @Sendable () -> Void = {}) throws {
@@ -25,41 +22,32 @@ final class BackendResolver: @unchecked Sendable {
         self.interval = max(1_000_000, interval)
         self.logger = logger
         self.onChange = onChange
-        let fd = portcullis_eventfd_create()
-        guard fd >= 0 else { throw SystemCallError.last("eventfd") }
-        wakeFD = fd
-    }
-
-    deinit {
-        close(wakeFD)
+        runner = try StoppableThread()
     }
 
     /// Starts the thread; its first round is one interval from now (`prepare` has just resolved every name).
     func start() throws {
-        thread = try SystemThread { [self] in threadMain() }
+        try runner.start { [self] in threadMain() }
     }
 
     /// Starts a round now instead of at the end of the interval (after a reload, for the names it kept).
     func refreshNow() {
-        portcullis_eventfd_signal(wakeFD)
+        runner.wake()
     }
 
     /// Stops the thread and waits for it (a lookup in progress finishes first). Call it from the thread that
     /// called `start`.
     func stop() {
-        stopping.store(true, ordering: .releasing)
-        portcullis_eventfd_signal(wakeFD)
-        thread?.join()
-        thread = nil
+        runner.stop()
     }
 
     private func threadMain() {
         var failing: Set<BackendAddress> = []
         let wait = Int32(clamping: interval / 1_000_000)
-        while !stopping.load(ordering: .acquiring) {
-            var wake = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
-            if poll(&wake, 1, wait) > 0 { _ = portcullis_eventfd_drain(wakeFD) }
-            if stopping.load(ordering: .acquiring) { break }
+        while !runner.isStopping {
+            var wake = pollfd(fd: runner.wakeFD, events: Int16(POLLIN), revents: 0)
+            if poll(&wake, 1, wait) > 0 { runner.drainWake() }
+            if runner.isStopping { break }
             let (changes, unresolved) = book.refresh()
             for change in changes {
                 logger.info("backend \(change.backend) now resolves to \(Self.list(change.new)) (was \(Self.list(change.old)))")
